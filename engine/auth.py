@@ -1,0 +1,86 @@
+"""Who is asking: the staff member or the candidate behind a request.
+
+Staff sign in with a username and a password (a slow hash: few staff, rare sign-ins).
+Candidates sign in with centre number, candidate number and the sitting's keycode (a
+constant-time check: a whole room signs in at once). Both are held in the signed session.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
+
+from engine import db, models
+
+
+def current_staff() -> models.StaffUser | None:
+    if "staff" not in g:
+        g.staff = None
+        staff_id = session.get("staff_id")
+        idle_limit = current_app.config["STAFF_SESSION_IDLE_SECONDS"]
+        if staff_id and time.time() - session.get("staff_seen", 0) < idle_limit:
+            user = db.session().get(models.StaffUser, staff_id)
+            if user is not None and user.active:
+                g.staff = user
+                session["staff_seen"] = int(time.time())
+    return g.staff
+
+
+def staff_required(*roles: str):
+    """Require a signed-in member of staff holding one of ``roles`` (admin holds them all)."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_staff()
+            if user is None:
+                return redirect(url_for("staff.login", next=request.full_path))
+            if roles and not user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def staff_actor(user: models.StaffUser) -> str:
+    return f"staff:{user.username}"
+
+
+def can_see_centre(user: models.StaffUser, centre_id: int) -> bool:
+    """Staff see their own centre; an administrator without a centre sees every centre."""
+    return user.centre_id == centre_id or (user.centre_id is None and user.has_role("admin"))
+
+
+def sign_in_candidate(attempt: models.Attempt) -> None:
+    """Bind this browser to the attempt; an older browser session of it is cut off."""
+    attempt.session_generation += 1
+    session.pop("staff_id", None)
+    session["candidate"] = {"attempt": attempt.id, "gen": attempt.session_generation}
+    session.permanent = True
+
+
+def current_attempt_id() -> tuple[int, int] | None:
+    claim = session.get("candidate")
+    if not isinstance(claim, dict):
+        return None
+    return claim.get("attempt"), claim.get("gen")
+
+
+def find_entry_for_sign_in(centre_number: str, candidate_number: str, sitting_states=("open", "started")):
+    """The candidate's attempts in open or running sittings, newest first."""
+    return db.session().execute(
+        select(models.Attempt, models.Sitting)
+        .join(models.Entry, models.Attempt.entry_id == models.Entry.id)
+        .join(models.Sitting, models.Entry.sitting_id == models.Sitting.id)
+        .join(models.Candidate, models.Entry.candidate_id == models.Candidate.id)
+        .join(models.Centre, models.Candidate.centre_id == models.Centre.id)
+        .where(models.Centre.number == centre_number, models.Candidate.candidate_number == candidate_number,
+               models.Sitting.state.in_(sitting_states))
+        .order_by(models.Sitting.id.desc())
+    ).all()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

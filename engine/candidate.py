@@ -1,0 +1,321 @@
+"""The candidate's journey: sign in, confirm details, wait, take the test, submit.
+
+Every page works as a plain form post; htmx makes saving automatic (on change) and keeps the
+timer and the waiting screen live by polling. The browser never decides time or marks.
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from engine import attempts, auth, clock, db, models, ratelimit
+from engine.attempt_states import FINISHED, IN_PROGRESS, PAUSED, READY, WAITING
+from engine.plugins import item_type
+from engine.security import secrets_match
+from engine.web import client_address, hx_redirect, is_htmx, item_fields, local_time, render
+
+bp = Blueprint("candidate", __name__)
+
+#: Item fields are posted as ``r-<name>``; the item type sees ``<name>``.
+FIELD_PREFIX = "r-"
+
+
+@bp.get("/")
+def index():
+    return render("index.html")
+
+
+@bp.route("/start", methods=["GET", "POST"])
+def sign_in():
+    if request.method == "GET":
+        return render("candidate/sign_in.html", form={}, error=None)
+    form = {k: request.form.get(k, "").strip() for k in ("centre_number", "candidate_number", "keycode")}
+    session_db = db.session()
+    now = clock.now(session_db)
+    scopes = [f"ip:{client_address()}", f"candidate:{form['centre_number']}:{form['candidate_number']}"]
+    error = None
+    if not all(form.values()):
+        error = "Enter your centre number, candidate number and the keycode your invigilator gives you."
+    elif ratelimit.blocked(session_db, scopes, now):
+        error = "Too many attempts to sign in. Ask your invigilator for help."
+    else:
+        keycode = attempts.normalise_keycode(form["keycode"])
+        matches = [attempt for attempt, sitting in auth.find_entry_for_sign_in(form["centre_number"], form["candidate_number"])
+                   if secrets_match(keycode, sitting.keycode)]
+        if matches:
+            with db.writing(session_db):
+                attempt = session_db.get(models.Attempt, matches[0].id, with_for_update=True, populate_existing=True)
+                auth.sign_in_candidate(attempt)
+                attempt.last_contact_at = now
+                ratelimit.clear(session_db, scopes[1:])
+            return redirect(url_for("candidate.details"), code=303)
+        error = "Those details do not match a test that is open now. Check them with your invigilator."
+        with db.writing(session_db):
+            ratelimit.record_failure(session_db, scopes, now)
+    return render("candidate/sign_in.html", status=400, form=form, error=error)
+
+
+def load_attempt(*, for_update: bool = False) -> models.Attempt:
+    """The signed-in candidate's attempt, or a redirect to sign in."""
+    claim = auth.current_attempt_id()
+    if claim is None:
+        abort(redirect(url_for("candidate.sign_in")))
+    attempt_id, generation = claim
+    session_db = db.session()
+    attempt = session_db.get(models.Attempt, attempt_id, with_for_update=for_update, populate_existing=for_update)
+    if attempt is None or attempt.session_generation != generation:
+        # Signed in again elsewhere (a device move): this browser is cut off.
+        session.pop("candidate", None)
+        abort(redirect(url_for("candidate.sign_in", moved=1)))
+    return attempt
+
+
+@bp.before_request
+def _candidate_context():
+    g.is_candidate_page = True
+
+
+def _sweep_if_expired(attempt: models.Attempt) -> models.Attempt:
+    session_db = db.session()
+    now = clock.now(session_db)
+    grace = current_app.config["SAVE_GRACE_SECONDS"]
+    if attempt.state == IN_PROGRESS and attempt.deadline_at is not None and now > attempt.deadline_at:
+        with db.writing(session_db):
+            attempt = load_attempt(for_update=True)
+            attempts.finish_if_expired(session_db, attempt, now, grace)
+    return attempt
+
+
+def _route_for_state(attempt: models.Attempt) -> str | None:
+    """Where a candidate in this state belongs (None: stay on the test pages)."""
+    if attempt.state == READY:
+        return url_for("candidate.details")
+    if attempt.state == WAITING:
+        return url_for("candidate.waiting")
+    if attempt.state == PAUSED:
+        return url_for("candidate.paused")
+    if attempt.state == FINISHED:
+        return url_for("candidate.done")
+    return None
+
+
+@bp.route("/details", methods=["GET", "POST"])
+def details():
+    attempt = load_attempt()
+    if attempt.state != READY and request.method == "GET":
+        return redirect(_route_for_state(attempt) or url_for("candidate.test"))
+    if request.method == "POST":
+        if request.form.get("confirm") != "yes":
+            return render("candidate/details.html", status=400, attempt=attempt,
+                          error="Tick the box to confirm these are your details, or ask your invigilator.")
+        session_db = db.session()
+        with db.writing(session_db):
+            attempt = load_attempt(for_update=True)
+            attempts.confirm_details(session_db, attempt, clock.now(session_db))
+        return redirect(_route_for_state(attempt) or url_for("candidate.test"), code=303)
+    return render("candidate/details.html", attempt=attempt, error=None)
+
+
+@bp.get("/wait")
+def waiting():
+    attempt = load_attempt()
+    target = _route_for_state(attempt) or url_for("candidate.test")
+    if attempt.state != WAITING:
+        return hx_redirect(target) if is_htmx() else redirect(target)
+    if is_htmx():
+        return render("candidate/_waiting_status.html", attempt=attempt)
+    return render("candidate/waiting.html", attempt=attempt)
+
+
+@bp.get("/paused")
+def paused():
+    attempt = _sweep_if_expired(load_attempt())
+    if attempt.state != PAUSED:
+        target = _route_for_state(attempt) or url_for("candidate.test")
+        return hx_redirect(target) if is_htmx() else redirect(target)
+    if is_htmx():
+        return render("candidate/_paused_status.html", attempt=attempt)
+    return render("candidate/paused.html", attempt=attempt)
+
+
+def _in_test_or_redirect():
+    attempt = _sweep_if_expired(load_attempt())
+    target = _route_for_state(attempt)
+    if target is not None:
+        abort(hx_redirect(target))
+    return attempt
+
+
+def _form_items(attempt: models.Attempt) -> list[models.FormItem]:
+    return db.session().scalars(
+        select(models.FormItem).where(models.FormItem.attempt_id == attempt.id)
+        .options(selectinload(models.FormItem.item_version)).order_by(models.FormItem.position)
+    ).all()
+
+
+@bp.get("/test")
+def test():
+    attempt = _in_test_or_redirect()
+    items = _form_items(attempt)
+    first_open = next((fi.position for fi in items if not fi.answered), 1)
+    return redirect(url_for("candidate.item", position=first_open))
+
+
+def _player_context(attempt: models.Attempt, items: list[models.FormItem], position: int, now) -> dict:
+    form_item = next((fi for fi in items if fi.position == position), None)
+    if form_item is None:
+        abort(404)
+    version = form_item.item_version
+    plugin = item_type(version.type_name)
+    centre = attempt.entry.candidate.centre
+    return {
+        "attempt": attempt,
+        "items": items,
+        "form_item": form_item,
+        "position": position,
+        "item_template": f"itemtype-{version.type_name}/candidate.html",
+        "ctx": plugin.candidate_context(version.definition, form_item.start_state, form_item.current_response),
+        "prefix": FIELD_PREFIX,
+        "marks": version.marks,
+        "saved_at": None,
+        "remaining": attempts.ledger(db.session(), attempt, now).remaining_seconds,
+        "timezone": centre.timezone,
+        "idempotency_key": uuid.uuid4().hex,
+    }
+
+
+@bp.get("/test/item/<int:position>")
+def item(position: int):
+    attempt = _in_test_or_redirect()
+    session_db = db.session()
+    context = _player_context(attempt, _form_items(attempt), position, clock.now(session_db))
+    last = session_db.scalar(select(models.ResponseEvent.recorded_at).where(
+        models.ResponseEvent.attempt_id == attempt.id, models.ResponseEvent.position == position
+    ).order_by(models.ResponseEvent.seq.desc()).limit(1))
+    context["saved_at"] = local_time(last, context["timezone"]) if last else None
+    return render("candidate/player.html", **context)
+
+
+@bp.post("/test/item/<int:position>")
+def save(position: int):
+    """Save the item's answer. htmx: a receipt and the navigator cell; plain: go on."""
+    attempt = load_attempt()
+    session_db = db.session()
+    form_item = session_db.scalar(select(models.FormItem).where(
+        models.FormItem.attempt_id == attempt.id, models.FormItem.position == position
+    ).options(selectinload(models.FormItem.item_version)))
+    if form_item is None:
+        abort(404)
+    version = form_item.item_version
+    response = item_type(version.type_name).parse_response(
+        version.definition, form_item.start_state, item_fields(FIELD_PREFIX))
+    key = (request.form.get("idem") or "").strip()[:64] or uuid.uuid4().hex
+    grace = current_app.config["SAVE_GRACE_SECONDS"]
+    try:
+        with db.writing(session_db):
+            attempt = load_attempt(for_update=True)
+            now = clock.now(session_db)
+            attempts.finish_if_expired(session_db, attempt, now, grace)
+            receipt = attempts.save_response(session_db, attempt, position, response, key, now, grace)
+    except attempts.NotAccepted as refusal:
+        if is_htmx():
+            return render("candidate/_save_status.html", status=409, error=str(refusal), saved_at=None)
+        target = _route_for_state(attempt) or url_for("candidate.item", position=position)
+        return redirect(target, code=303)
+    timezone = attempt.entry.candidate.centre.timezone
+    if is_htmx():
+        return render("candidate/_save_status.html", error=None, saved_at=local_time(receipt.recorded_at, timezone),
+                      oob_item=form_item, current=position, receipt=receipt)
+    return redirect(_next_url(request.form.get("go"), position), code=303)
+
+
+def _next_url(go: str | None, position: int) -> str:
+    if go == "review":
+        return url_for("candidate.review")
+    if go and go.isdigit():
+        return url_for("candidate.item", position=int(go))
+    return url_for("candidate.item", position=position)
+
+
+@bp.post("/test/item/<int:position>/flag")
+def flag(position: int):
+    session_db = db.session()
+    with db.writing(session_db):
+        attempt = load_attempt(for_update=True)
+        if attempt.state != IN_PROGRESS:
+            abort(hx_redirect(_route_for_state(attempt) or url_for("candidate.test")))
+        flagged = request.form.get("flagged") == "1"
+        try:
+            attempts.set_flag(attempt, position, flagged)
+        except attempts.NotAccepted:
+            abort(404)
+        form_item = next(fi for fi in attempt.form_items if fi.position == position)
+    if is_htmx():
+        return render("candidate/_flag.html", form_item=form_item, position=position, oob_item=form_item, current=position)
+    return redirect(url_for("candidate.item", position=position), code=303)
+
+
+@bp.get("/test/time")
+def time_left():
+    """The timer, polled: it shows the server's time and sends the browser on when it changes state."""
+    attempt = _sweep_if_expired(load_attempt())
+    if attempt.state != IN_PROGRESS:
+        return hx_redirect(_route_for_state(attempt) or url_for("candidate.test"))
+    session_db = db.session()
+    now = clock.now(session_db)
+    remaining = attempts.ledger(session_db, attempt, now).remaining_seconds
+    return render("candidate/_timer.html", remaining=remaining, attempt=attempt)
+
+
+@bp.get("/test/review")
+def review():
+    attempt = _in_test_or_redirect()
+    items = _form_items(attempt)
+    now = clock.now(db.session())
+    return render("candidate/review.html", attempt=attempt, items=items,
+                  remaining=attempts.ledger(db.session(), attempt, now).remaining_seconds,
+                  unanswered=[fi for fi in items if not fi.answered],
+                  flagged=[fi for fi in items if fi.flagged], error=None)
+
+
+@bp.post("/test/submit")
+def submit():
+    session_db = db.session()
+    if request.form.get("confirm") != "yes":
+        attempt = _in_test_or_redirect()
+        items = _form_items(attempt)
+        return render("candidate/review.html", status=400, attempt=attempt, items=items,
+                      remaining=attempts.ledger(session_db, attempt, clock.now(session_db)).remaining_seconds,
+                      unanswered=[fi for fi in items if not fi.answered], flagged=[fi for fi in items if fi.flagged],
+                      error="Tick the box to confirm you want to submit. You cannot change answers afterwards.")
+    with db.writing(session_db):
+        attempt = load_attempt(for_update=True)
+        now = clock.now(session_db)
+        attempts.finish_if_expired(session_db, attempt, now, current_app.config["SAVE_GRACE_SECONDS"])
+        if attempt.state == IN_PROGRESS:
+            attempts.submit(session_db, attempt, now)
+    return redirect(_route_for_state(attempt) or url_for("candidate.test"), code=303)
+
+
+@bp.get("/test/done")
+def done():
+    attempt = _sweep_if_expired(load_attempt())
+    if attempt.state != FINISHED:
+        if attempt.state == IN_PROGRESS:
+            # Time is up but the grace for saves in flight has not passed: wait, then finish.
+            now = clock.now(db.session())
+            if attempts.ledger(db.session(), attempt, now).remaining_seconds > 0:
+                return redirect(url_for("candidate.test"))
+            return render("candidate/time_up.html", attempt=attempt)
+        return redirect(_route_for_state(attempt) or url_for("candidate.test"))
+    items = _form_items(attempt)
+    return render("candidate/done.html", attempt=attempt, answered=sum(1 for fi in items if fi.answered), total=len(items))
+
+
+@bp.post("/signout")
+def sign_out():
+    session.pop("candidate", None)
+    return redirect(url_for("candidate.sign_in"), code=303)

@@ -1,0 +1,100 @@
+"""Database engine and sessions: one engine per app, one session per request.
+
+SQLite is tuned for answers that must survive a crash (WAL, ``synchronous=FULL``) and for
+several writer processes (``BEGIN IMMEDIATE`` for write transactions, a busy timeout), so a
+writer waits its turn at the start instead of failing half-way. PostgreSQL keeps its
+defaults (``synchronous_commit=on``).
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+EXTENSION_KEY = "onscreen.db"
+
+# Set while a block of code intends to write, so SQLite's BEGIN takes the write lock up
+# front. Readers keep plain (deferred) transactions and never block writers in WAL mode.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("onscreen_write_intent", default=False)
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url`` with the settings onscreen relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling would BEGIN lazily and DEFERRED; take it over.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions[EXTENSION_KEY] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_request_session)
+
+
+def engine_for(app: Flask) -> Engine:
+    return app.extensions[EXTENSION_KEY].kw["bind"]
+
+
+def new_session(app: Flask | None = None) -> Session:
+    """A session outside a request (CLI, sweeper, tests); the caller closes it."""
+    return (app or current_app).extensions[EXTENSION_KEY]()
+
+
+def session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = new_session()
+    return g.db_session
+
+
+def _close_request_session(_exc):
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+@contextlib.contextmanager
+def writing(db_session: Session) -> Iterator[Session]:
+    """Run the block in one short write transaction, committed at the end or rolled back.
+
+    Any transaction already open on the session (from earlier reads) is ended first, so the
+    write lock is taken at the start of this block and released when it ends.
+    """
+    if db_session.in_transaction():
+        db_session.commit()
+    token = _write_intent.set(True)
+    try:
+        with db_session.begin():
+            yield db_session
+    finally:
+        _write_intent.reset(token)
+
+
+def is_sqlite(db_session: Session) -> bool:
+    return db_session.get_bind().dialect.name == "sqlite"

@@ -1,0 +1,365 @@
+"""The data model, in typed SQLAlchemy 2.
+
+History that matters is append-only: item versions, response events, time events and audit
+events are added, never changed. The "current answer" on a form item and the deadline on an
+attempt are caches, updated in the same transaction as the event that changes them.
+Times are naive UTC throughout.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+MARKS = Numeric(7, 2)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ImmutableRowError(RuntimeError):
+    """Raised when code tries to change or delete a row that history depends on."""
+
+
+# --- centres and people -------------------------------------------------------------------
+
+
+class Centre(Base):
+    __tablename__ = "centres"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: Comma-separated subset of ``ROLES``.
+    roles: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    centre: Mapped[Centre | None] = relationship()
+
+    ROLES = ("invigilator", "item_writer", "reviewer", "admin")
+
+    @property
+    def role_set(self) -> set[str]:
+        return {r for r in self.roles.split(",") if r}
+
+    def has_role(self, *roles: str) -> bool:
+        mine = self.role_set
+        return "admin" in mine or any(r in mine for r in roles)
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("centre_id", "candidate_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    candidate_number: Mapped[str] = mapped_column(String(16))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    uln: Mapped[str | None] = mapped_column(String(10))
+    uci: Mapped[str | None] = mapped_column(String(13))
+    #: Access arrangements, e.g. {"extra_time_percent": 25, "rest_breaks": true}.
+    access_arrangements: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    centre: Mapped[Centre] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def extra_time_percent(self) -> int:
+        return int(self.access_arrangements.get("extra_time_percent", 0) or 0)
+
+
+# --- units and items -------------------------------------------------------------------------
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    urn: Mapped[str] = mapped_column(String(16), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    level: Mapped[int] = mapped_column(Integer)
+
+    learning_outcomes: Mapped[list[LearningOutcome]] = relationship(
+        back_populates="unit", order_by="LearningOutcome.position"
+    )
+
+
+class LearningOutcome(Base):
+    __tablename__ = "learning_outcomes"
+    __table_args__ = (UniqueConstraint("unit_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    number: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    unit: Mapped[Unit] = relationship(back_populates="learning_outcomes")
+    criteria: Mapped[list[AssessmentCriterion]] = relationship(
+        back_populates="learning_outcome", order_by="AssessmentCriterion.position"
+    )
+
+
+class AssessmentCriterion(Base):
+    __tablename__ = "assessment_criteria"
+    __table_args__ = (UniqueConstraint("learning_outcome_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learning_outcome_id: Mapped[int] = mapped_column(ForeignKey("learning_outcomes.id"))
+    number: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    #: The unit amplification as structured topics: [{"id", "heading", "text"}].
+    amplification: Mapped[list[Any]] = mapped_column(default=list)
+
+    learning_outcome: Mapped[LearningOutcome] = relationship(back_populates="criteria")
+
+
+class Item(Base):
+    """An item's identity in its bank; its content lives in immutable versions."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("unit_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    #: The item's id in the bank files, stable across versions (e.g. "u2-1.1-01").
+    key: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default="live")
+
+    versions: Mapped[list[ItemVersion]] = relationship(back_populates="item", order_by="ItemVersion.version")
+
+    @property
+    def latest(self) -> ItemVersion:
+        return self.versions[-1]
+
+
+class ItemVersion(Base):
+    """One immutable version of an item: what a form points at, so a sitting never changes."""
+
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    type_name: Mapped[str] = mapped_column(String(64))
+    marks: Mapped[Decimal] = mapped_column(MARKS)
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("assessment_criteria.id"))
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    difficulty: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
+    enemies: Mapped[list[Any]] = mapped_column(default=list)
+    #: The item type's own definition (stem, options, key, scoring rules).
+    definition: Mapped[dict[str, Any]] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    #: Where the version came from and who reviewed it, e.g. {"file": ..., "reviewed_by": ...}.
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    item: Mapped[Item] = relationship(back_populates="versions")
+    criterion: Mapped[AssessmentCriterion] = relationship()
+
+
+class TestSpecification(Base):
+    __tablename__ = "test_specifications"
+    __test__ = False  # not a pytest class
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    total_marks: Mapped[Decimal] = mapped_column(MARKS)
+    #: A centre / awarding-body setting, never an official figure from the specification.
+    pass_mark: Mapped[Decimal] = mapped_column(MARKS)
+    #: Coverage and assembly rules, e.g. {"every_lo": true}.
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    unit: Mapped[Unit] = relationship()
+
+
+# --- sittings and attempts -----------------------------------------------------------------
+
+
+class Sitting(Base):
+    __tablename__ = "sittings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    specification_id: Mapped[int] = mapped_column(ForeignKey("test_specifications.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    keycode: Mapped[str] = mapped_column(String(16))
+    #: open -> started -> ended
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    centre: Mapped[Centre] = relationship()
+    specification: Mapped[TestSpecification] = relationship()
+    entries: Mapped[list[Entry]] = relationship(back_populates="sitting", order_by="Entry.id")
+
+
+class Entry(Base):
+    """A candidate entered for a sitting."""
+
+    __tablename__ = "entries"
+    __table_args__ = (UniqueConstraint("sitting_id", "candidate_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+
+    sitting: Mapped[Sitting] = relationship(back_populates="entries")
+    candidate: Mapped[Candidate] = relationship()
+    attempt: Mapped[Attempt | None] = relationship(back_populates="entry", uselist=False)
+
+
+class Attempt(Base):
+    """One candidate's test in a sitting; its states are governed by ``engine.attempt_states``."""
+
+    __tablename__ = "attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="ready")
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    #: The time allowed, arrangements included, fixed when the form is made.
+    allowed_seconds: Mapped[int] = mapped_column(Integer)
+    assembly_seed: Mapped[int] = mapped_column(Integer)
+    #: Cache of the time ledger: when time runs out while running; NULL when not running.
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_contact_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: Bumped on every sign-in, so an older browser session of the same attempt is cut off.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+    #: The sequence number of the last acknowledged save (the next save gets one more).
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    entry: Mapped[Entry] = relationship(back_populates="attempt")
+    form_items: Mapped[list[FormItem]] = relationship(back_populates="attempt", order_by="FormItem.position")
+    result: Mapped[Result | None] = relationship(back_populates="attempt", uselist=False)
+
+
+class FormItem(Base):
+    """One item of an attempt's frozen form, with the cache of its current answer."""
+
+    __tablename__ = "form_items"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"))
+    #: The item type's start state (e.g. option order), made once and never remade.
+    start_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    current_response: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    current_seq: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    marks_awarded: Mapped[Decimal | None] = mapped_column(MARKS)
+    marks_available: Mapped[Decimal | None] = mapped_column(MARKS)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="form_items")
+    item_version: Mapped[ItemVersion] = relationship()
+
+    @property
+    def answered(self) -> bool:
+        return self.current_response not in (None, "", [], {})
+
+
+class ResponseEvent(Base):
+    """An acknowledged save: append-only; the idempotency key makes a retry harmless."""
+
+    __tablename__ = "response_events"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "idempotency_key"),
+        UniqueConstraint("attempt_id", "seq"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    response: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: True when the save arrived after the deadline but within the grace for saves in flight.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TimeEvent(Base):
+    """An entry in an attempt's time ledger: start, pause, resume, extend, finish."""
+
+    __tablename__ = "time_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: Seconds added by an "extend" event.
+    seconds: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Result(Base):
+    __tablename__ = "results"
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), primary_key=True)
+    total: Mapped[Decimal] = mapped_column(MARKS)
+    available: Mapped[Decimal] = mapped_column(MARKS)
+    pass_mark: Mapped[Decimal] = mapped_column(MARKS)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    #: [{"number", "title", "awarded", "available"}] per learning outcome.
+    by_outcome: Mapped[list[Any]] = mapped_column(default=list)
+    marked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    attempt: Mapped[Attempt] = relationship(back_populates="result")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, counted per address and per claimed identity to stop guessing."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+APPEND_ONLY = (ItemVersion, ResponseEvent, TimeEvent, AuditEvent)
+
+
+def _refuse_change(_mapper, _connection, target):
+    raise ImmutableRowError(f"{type(target).__name__} rows are append-only; add a new one instead")
+
+
+for _model in APPEND_ONLY:
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)

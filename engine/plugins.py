@@ -1,0 +1,118 @@
+"""The plugin manager: built-ins, entry points, the allow-list and the registries.
+
+One manager per app, made in ``create_app()`` and kept in ``app.extensions``.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+
+import pluggy
+from flask import Flask, current_app
+
+from engine import hookspecs
+
+#: The built-in plugins: ordinary plugins, loaded the same way a third party's would be.
+DEFAULT_PLUGINS = (
+    "plugins.item_single_choice",
+    "plugins.item_multiple_response",
+)
+
+ENTRY_POINT_GROUP = "onscreen.plugins"
+EXTENSION_KEY = "onscreen.plugins"
+
+
+class PluginError(RuntimeError):
+    """A plugin cannot be loaded or registers something that clashes; start-up stops."""
+
+
+def make_plugin_manager(allowed: list[str] | None = None, extra: tuple = ()) -> pluggy.PluginManager:
+    """Build a plugin manager from the built-ins, entry points and ``extra`` plugin objects.
+
+    :param allowed: if given, only plugins whose name is in this list are loaded; an exam
+        server can so refuse anything it was not set up with.
+    :param extra: plugin modules or objects registered directly (tests, embedding).
+    """
+    pm = pluggy.PluginManager("onscreen")
+    pm.add_hookspecs(hookspecs)
+
+    def permitted(name: str) -> bool:
+        return allowed is None or name in allowed
+
+    for module_name in DEFAULT_PLUGINS:
+        if permitted(module_name):
+            pm.register(importlib.import_module(module_name), name=module_name)
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if permitted(entry_point.name) and pm.get_plugin(entry_point.name) is None:
+            pm.register(entry_point.load(), name=entry_point.name)
+    for plugin in extra:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if permitted(name):
+            pm.register(plugin, name=name)
+    pm.check_pending()
+    return pm
+
+
+def build_item_type_registry(pm: pluggy.PluginManager) -> dict[str, type]:
+    """Collect item types by ``type_name``; a duplicate name is a start-up error."""
+    from engine.item_types import ItemType
+
+    registry: dict[str, type] = {}
+    for plugin_classes in pm.hook.register_item_types():
+        for item_type in plugin_classes:
+            if not (isinstance(item_type, type) and issubclass(item_type, ItemType)):
+                raise PluginError(f"{item_type!r} is not an ItemType subclass")
+            name = item_type.type_name
+            if not name:
+                raise PluginError(f"{item_type.__qualname__} has no type_name")
+            if name in registry:
+                raise PluginError(
+                    f"item type {name!r} is registered twice: by {registry[name].__module__}."
+                    f"{registry[name].__qualname__} and by {item_type.__module__}.{item_type.__qualname__}"
+                )
+            registry[name] = item_type
+    return registry
+
+
+def init_app(app: Flask, extra: tuple = ()) -> None:
+    pm = make_plugin_manager(app.config.get("PLUGINS_ALLOWED"), extra=extra)
+    app.extensions[EXTENSION_KEY] = pm
+    app.extensions["onscreen.item_types"] = {
+        name: cls() for name, cls in build_item_type_registry(pm).items()
+    }
+
+
+def plugin_manager(app: Flask | None = None) -> pluggy.PluginManager:
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def item_types(app: Flask | None = None) -> dict:
+    """The registry: ``type_name`` -> item-type instance."""
+    return (app or current_app).extensions["onscreen.item_types"]
+
+
+def item_type(type_name: str, app: Flask | None = None):
+    try:
+        return item_types(app)[type_name]
+    except KeyError:
+        raise PluginError(f"no plugin provides the item type {type_name!r}") from None
+
+
+def describe_plugins(app: Flask) -> list[dict]:
+    """What each loaded plugin registers, for ``onscreen plugins``."""
+    pm = plugin_manager(app)
+    registry = item_types(app)
+    described = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        described.append(
+            {
+                "name": name,
+                "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
+                "item_types": sorted(
+                    t for t, obj in registry.items() if type(obj).__module__.startswith(str(module))
+                ),
+                "locks": [],
+            }
+        )
+    return described

@@ -1,0 +1,1 @@
+"""The invigilator's side: sittings, the live register, start and end."""

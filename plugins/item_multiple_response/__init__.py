@@ -1,0 +1,95 @@
+"""Multiple response: choose every correct option.
+
+Scoring ``all_or_nothing`` (the default) gives the marks only for exactly the keyed set;
+``per_option`` gives marks / number of keys for each keyed option chosen, takes the same off
+for each wrong option chosen, and never goes below 0.
+"""
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from pathlib import Path
+
+from engine import options
+from engine.hookspecs import hookimpl
+from engine.item_types import ItemType, Mark, Problem, clamp, common_problems, marks_of
+
+SCORING = ("all_or_nothing", "per_option")
+
+
+class MultipleResponse(ItemType):
+    type_name = "multiple_response"
+    label = "Multiple response (several answers)"
+    template_folder = Path(__file__).parent / "templates"
+
+    def validate_definition(self, defn):
+        problems = common_problems(defn) + options.option_problems(defn, minimum=3)
+        keys, ids = defn.get("keys"), options.option_ids(defn)
+        if not isinstance(keys, list) or not keys:
+            problems.append(Problem("keys", "must list the ids of the correct options"))
+        else:
+            for index, key in enumerate(keys):
+                if key not in ids:
+                    problems.append(Problem(f"keys[{index}]", f"{key!r} is not the id of an option"))
+            if len(set(map(str, keys))) != len(keys):
+                problems.append(Problem("keys", "lists an option twice"))
+            if ids and len(set(map(str, keys))) >= len(ids):
+                problems.append(Problem("keys", "at least one option must be wrong"))
+        if defn.get("scoring", "all_or_nothing") not in SCORING:
+            problems.append(Problem("scoring", f"must be one of {', '.join(SCORING)}"))
+        if "show_count" in defn and not isinstance(defn["show_count"], bool):
+            problems.append(Problem("show_count", "must be true or false"))
+        return problems
+
+    def sanitise_definition(self, defn):
+        cleaned = super().sanitise_definition(defn)
+        if isinstance(cleaned.get("options"), list):
+            cleaned["options"] = options.sanitise_options(cleaned)
+        return cleaned
+
+    def start_attempt(self, defn, rng: random.Random):
+        return {"order": options.shuffled_order(defn, rng)}
+
+    def candidate_context(self, defn, state, response):
+        selected = set(response) if isinstance(response, list) else set()
+        return {
+            "stem": defn["stem"],
+            "options": options.display_options(defn, state, selected),
+            # How many to choose is part of the question, not a hint at which.
+            "select_count": len(defn["keys"]) if defn.get("show_count", True) else None,
+        }
+
+    def parse_response(self, defn, state, fields):
+        chosen = options.ids_from_positions(defn, state, fields.get("choice", []))
+        return sorted(chosen) or None
+
+    def fields_for_response(self, defn, state, response):
+        return {"choice": options.positions_from_ids(defn, state, list(response or []))}
+
+    def mark(self, defn, response):
+        available = marks_of(defn)
+        if not isinstance(response, list) or not response:
+            return Mark(Decimal(0), available, "blank")
+        keys = {k for k in defn.get("keys", []) if isinstance(k, str)}
+        chosen = {r for r in response if isinstance(r, str)}
+        if not keys:
+            return Mark(Decimal(0), available, "incorrect")
+        if chosen == keys:
+            return Mark(available, available, "correct")
+        if defn.get("scoring") == "per_option":
+            each = available / len(keys)
+            awarded = clamp(each * len(chosen & keys) - each * len(chosen - keys), available)
+            return Mark(awarded, available, "partial" if awarded > 0 else "incorrect")
+        return Mark(Decimal(0), available, "incorrect")
+
+    def correct_response(self, defn):
+        return sorted(defn["keys"])
+
+    def summarise_response(self, defn, response):
+        text = {o["id"]: o["text"] for o in defn.get("options", [])}
+        return "; ".join(text.get(r, "") for r in response) if isinstance(response, list) else ""
+
+
+@hookimpl
+def register_item_types():
+    return [MultipleResponse]

@@ -1,0 +1,76 @@
+"""Single-answer multiple choice: one key among the options. True/false is a preset of it."""
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from pathlib import Path
+
+from engine import options
+from engine.hookspecs import hookimpl
+from engine.item_types import ItemType, Mark, Problem, common_problems, marks_of
+
+TRUE_FALSE_OPTIONS = [{"id": "true", "text": "True"}, {"id": "false", "text": "False"}]
+
+
+class SingleChoice(ItemType):
+    type_name = "single_choice"
+    label = "Multiple choice (one answer)"
+    template_folder = Path(__file__).parent / "templates"
+
+    def _with_preset(self, defn: dict) -> dict:
+        # A true/false item names the preset instead of listing the two options, in fixed order.
+        if defn.get("preset") == "true_false" and "options" not in defn:
+            return {**defn, "options": TRUE_FALSE_OPTIONS, "shuffle": False}
+        return defn
+
+    def validate_definition(self, defn):
+        problems = common_problems(defn)
+        if "preset" in defn and defn["preset"] != "true_false":
+            problems.append(Problem("preset", "the only preset is 'true_false'"))
+        defn = self._with_preset(defn)
+        problems += options.option_problems(defn)
+        if defn.get("key") not in options.option_ids(defn):
+            problems.append(Problem("key", f"must be the id of one of the options, not {defn.get('key')!r}"))
+        return problems
+
+    def sanitise_definition(self, defn):
+        cleaned = super().sanitise_definition(defn)
+        if isinstance(cleaned.get("options"), list):
+            cleaned["options"] = options.sanitise_options(cleaned)
+        return cleaned
+
+    def start_attempt(self, defn, rng: random.Random):
+        return {"order": options.shuffled_order(self._with_preset(defn), rng)}
+
+    def candidate_context(self, defn, state, response):
+        defn = self._with_preset(defn)
+        selected = {response} if isinstance(response, str) else set()
+        return {"stem": defn["stem"], "options": options.display_options(defn, state, selected)}
+
+    def parse_response(self, defn, state, fields):
+        chosen = options.ids_from_positions(self._with_preset(defn), state, fields.get("choice", [])[:1])
+        return chosen[0] if chosen else None
+
+    def fields_for_response(self, defn, state, response):
+        return {"choice": options.positions_from_ids(self._with_preset(defn), state, [response])}
+
+    def mark(self, defn, response):
+        available = marks_of(defn)
+        if response is None or response == "":
+            return Mark(Decimal(0), available, "blank")
+        if isinstance(response, str) and response == defn.get("key"):
+            return Mark(available, available, "correct")
+        return Mark(Decimal(0), available, "incorrect")
+
+    def correct_response(self, defn):
+        return defn["key"]
+
+    def summarise_response(self, defn, response):
+        defn = self._with_preset(defn)
+        text = {o["id"]: o["text"] for o in defn.get("options", [])}
+        return text.get(response, "") if isinstance(response, str) else ""
+
+
+@hookimpl
+def register_item_types():
+    return [SingleChoice]
