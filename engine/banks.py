@@ -27,9 +27,10 @@ from engine import models
 from engine.item_types import marks_of
 from engine.yaml_lines import YamlError, line_of, read_yaml, split_field
 
-URN_PATTERN = re.compile(r"^[A-Z]/\d{3}/\d{4}$")
-ITEM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-_]{0,79}$")
-TOPIC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,79}$")
+# \Z, not $: "$" also matches before a trailing newline, which a YAML block scalar adds.
+URN_PATTERN = re.compile(r"^[A-Z]/\d{3}/\d{4}\Z", re.ASCII)
+ITEM_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-_]{0,79}\Z")
+TOPIC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,79}\Z")
 ITEM_STATUSES = ("draft", "in_review", "live", "retired")
 #: Keys of an item that belong to the bank; everything else is the item type's definition.
 ITEM_METADATA_KEYS = ("id", "type", "criterion", "topics", "difficulty", "status", "enemies", "review")
@@ -62,6 +63,8 @@ class ItemRecord:
     definition: dict
     file: Path
     line: int
+    #: Position in its file's ``items:`` list, so later checks can name ``items[3].enemies[0]``.
+    index: int = -1
 
 
 @dataclass
@@ -134,6 +137,7 @@ def _read_unit_bank(folder: Path, item_types: dict) -> tuple[UnitBank, list[Bank
         bank.unit = parsed[0] if isinstance(parsed[0], dict) else {}
         criteria = _check_unit(parsed[0], report)
         problems += report.problems
+    spec_lines: list[dict] = []
     for spec_file in [folder / "test.yaml"] if (folder / "test.yaml").exists() else []:
         parsed = _read(spec_file, problems)
         if parsed:
@@ -142,7 +146,9 @@ def _read_unit_bank(folder: Path, item_types: dict) -> tuple[UnitBank, list[Bank
             problems += report.problems
             if not report.problems:
                 bank.specifications.append(parsed[0])
+                spec_lines.append(parsed[1])
     seen: dict[str, Path] = {}
+    lines_by_file: dict[Path, dict] = {}
     item_files = sorted((folder / "items").glob("*.yaml")) if (folder / "items").is_dir() else []
     if not item_files:
         problems.append(BankProblem(folder / "items", None, "", "no item files (items/*.yaml)"))
@@ -151,15 +157,18 @@ def _read_unit_bank(folder: Path, item_types: dict) -> tuple[UnitBank, list[Bank
         if not parsed:
             continue
         report = _Reporter(item_file, parsed[1])
+        lines_by_file[item_file] = parsed[1]
         bank.items += _check_items(parsed[0], criteria, item_types, seen, item_file, report)
         problems += report.problems
     known = {item.key for item in bank.items} | set(seen)
     for item in bank.items:
-        for enemy in item.enemies:
+        for e, enemy in enumerate(item.enemies):
             if enemy not in known:
-                problems.append(BankProblem(item.file, item.line, f"{item.key}.enemies", f"{enemy!r} is not an item in this bank"))
-    for spec in bank.specifications:
-        problems += _check_feasible(spec, bank, folder / "test.yaml")
+                at = ("items", item.index, "enemies", e)
+                problems.append(BankProblem(item.file, line_of(lines_by_file[item.file], at),
+                                            f"items[{item.index}].enemies[{e}]", f"{enemy!r} is not an item in this bank"))
+    for spec, lines in zip(bank.specifications, spec_lines):
+        problems += _check_feasible(spec, bank, folder / "test.yaml", lines)
     return bank, problems
 
 
@@ -327,23 +336,25 @@ def _check_items(data: Any, criteria: dict[str, set[str]], item_types: dict, see
                 key=key, type_name=type_name, criterion=criterion, topics=list(topics),
                 marks=marks_of(definition), difficulty=_decimal(difficulty) if difficulty is not None else None,
                 status=status, enemies=list(enemies), review=review, definition=definition,
-                file=file, line=line_of(report.lines, at) or 0,
+                file=file, line=line_of(report.lines, at) or 0, index=index,
             ))
     return records
 
 
-def _check_feasible(spec: dict, bank: UnitBank, file: Path) -> list[BankProblem]:
+def _check_feasible(spec: dict, bank: UnitBank, file: Path, lines: dict) -> list[BankProblem]:
     """Problems that make a specification impossible to serve from the live items."""
     problems = []
     live = [item for item in bank.items if item.status == "live"]
     total = _decimal(spec.get("total_marks")) or Decimal(0)
     if sum((i.marks for i in live), Decimal(0)) < total:
-        problems.append(BankProblem(file, None, "total_marks", f"the bank's live items carry fewer than {total} marks"))
+        problems.append(BankProblem(file, line_of(lines, ("total_marks",)), "total_marks",
+                                    f"the bank's live items carry fewer than {total} marks"))
     if spec.get("rules", {}).get("every_learning_outcome", False):
         covered = {item.criterion.split(".")[0] for item in live}
+        rule_line = line_of(lines, ("rules", "every_learning_outcome"))
         for outcome in bank.unit.get("learning_outcomes", []):
             if isinstance(outcome, dict) and str(outcome.get("number")) not in covered:
-                problems.append(BankProblem(file, None, "rules.every_learning_outcome",
+                problems.append(BankProblem(file, rule_line, "rules.every_learning_outcome",
                                             f"learning outcome {outcome.get('number')} has no live items"))
     return problems
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from engine import attempts, auth, clock, db, models, ratelimit
@@ -21,6 +21,8 @@ bp = Blueprint("candidate", __name__)
 
 #: Item fields are posted as ``r-<name>``; the item type sees ``<name>``.
 FIELD_PREFIX = "r-"
+#: How stale "last contact" may get before a timer poll refreshes it.
+HEARTBEAT_SECONDS = 30
 
 
 @bp.get("/")
@@ -267,6 +269,11 @@ def time_left():
     session_db = db.session()
     now = clock.now(session_db)
     remaining = attempts.ledger(session_db, attempt, now).remaining_seconds
+    # The timer poll doubles as the heartbeat the register shows as "last contact"; written at
+    # most every HEARTBEAT_SECONDS so a room of polling browsers does not become a write storm.
+    if attempt.last_contact_at is None or (now - attempt.last_contact_at).total_seconds() >= HEARTBEAT_SECONDS:
+        with db.writing(session_db):
+            session_db.execute(update(models.Attempt).where(models.Attempt.id == attempt.id).values(last_contact_at=now))
     return render("candidate/_timer.html", remaining=remaining, attempt=attempt)
 
 

@@ -28,7 +28,7 @@ def main():
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, bank_group, plugins_command, sweep_command, demo_command):
+    for command in (db_group, bank_group, plugins_command, sweep_command, demo_command, serve_command):
         app.cli.add_command(command)
 
 
@@ -142,3 +142,26 @@ def demo_command(bank_path):
     from engine.demo import create_demo
     for line in create_demo(current_app, bank_path):
         click.echo(line)
+
+
+@click.command("serve")
+@click.option("--sweep-every", type=float, default=5, show_default=True,
+              help="Seconds between sweeps for timed-out attempts (0: no sweeper).")
+def serve_command(sweep_every):
+    """Serve the app with gunicorn (not the development server), with the sweeper beside it."""
+    import subprocess
+
+    config = Path(__file__).with_name("gunicorn_conf.py")
+    sweeper = None
+    if sweep_every:
+        sweeper = subprocess.Popen([sys.executable, "-m", "engine.cli", "sweep", "--every", str(sweep_every)],
+                                   stdout=subprocess.DEVNULL)
+    try:
+        sys.exit(subprocess.call([sys.executable, "-m", "gunicorn", "-c", str(config)]))
+    finally:
+        if sweeper is not None:
+            sweeper.terminate()
+
+
+if __name__ == "__main__":
+    main()

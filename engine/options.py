@@ -12,7 +12,10 @@ import re
 from engine.item_types import Problem
 from engine.sanitize import sanitise_html
 
-OPTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# \Z, not $: "$" would let a trailing newline through ("a\n").
+OPTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
+#: A posted display position: plain ASCII digits, nothing else.
+POSITION = re.compile(r"[0-9]{1,4}")
 
 
 def option_problems(defn: dict, minimum: int = 2) -> list[Problem]:
@@ -77,7 +80,9 @@ def ids_from_positions(defn: dict, state: dict, values: list[str]) -> list[str]:
     order = state.get("order") or option_ids(defn)
     chosen = []
     for value in values:
-        if value.isdigit() and int(value) < len(order) and order[int(value)] not in chosen:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+        if isinstance(value, str) and POSITION.fullmatch(value) and int(value) < len(order) \
+                and order[int(value)] not in chosen:
             chosen.append(order[int(value)])
     return chosen
 

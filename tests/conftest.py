@@ -54,8 +54,6 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_schema():
-    if not POSTGRES_URL:
-        pytest.skip("ONSCREEN_TEST_DATABASE_URL is not set")
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
@@ -67,7 +65,7 @@ def postgres_schema():
     return _pg_url()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])
 def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "onscreen.db"

@@ -87,7 +87,10 @@ class MultipleResponse(ItemType):
 
     def summarise_response(self, defn, response):
         text = {o["id"]: o["text"] for o in defn.get("options", [])}
-        return "; ".join(text.get(r, "") for r in response) if isinstance(response, list) else ""
+        if not isinstance(response, list):
+            return ""
+        # A stored response is not trusted to be a list of ids: skip what cannot be one.
+        return "; ".join(text.get(r, "") for r in response if isinstance(r, str))
 
 
 @hookimpl

@@ -27,6 +27,10 @@ class SingleChoice(ItemType):
         problems = common_problems(defn)
         if "preset" in defn and defn["preset"] != "true_false":
             problems.append(Problem("preset", "the only preset is 'true_false'"))
+        if "shuffle" in defn and not isinstance(defn["shuffle"], bool):
+            # Checked before the preset, which would otherwise hide it behind its own shuffle: false.
+            problems.append(Problem("shuffle", "must be true or false"))
+            defn = {k: v for k, v in defn.items() if k != "shuffle"}
         defn = self._with_preset(defn)
         problems += options.option_problems(defn)
         if defn.get("key") not in options.option_ids(defn):
