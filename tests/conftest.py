@@ -19,7 +19,8 @@ from engine import create_app, db, migrations
 from engine.config import REPO_ROOT
 
 POSTGRES_URL = os.environ.get("ONSCREEN_TEST_DATABASE_URL")
-PG_SCHEMA = "onscreen_test"
+# One schema per test process, so two runs on one server never truncate each other's tables.
+PG_SCHEMA = f"onscreen_test_{os.getpid()}"
 BANKS = REPO_ROOT / "item_banks"
 TEST_SETTINGS = {"TESTING": True, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "SECRET_KEY": "test-secret"}
 
@@ -58,11 +59,13 @@ def postgres_schema():
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-    admin.dispose()
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": _pg_url()})
     migrations.upgrade(app)
     db.engine_for(app).dispose()
-    return _pg_url()
+    yield _pg_url()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])

@@ -20,7 +20,7 @@ def alembic_config(app: Flask) -> Config:
     return config
 
 
-def upgrade(app: Flask, revision: str = "head") -> None:
+def upgrade(app: Flask, revision: str = "heads") -> None:
     command.upgrade(alembic_config(app), revision)
 
 
