@@ -16,7 +16,7 @@ def create_app(config: dict | None = None, plugins: tuple = ()) -> Flask:
     :param config: settings that override the defaults and the ``ONSCREEN_*`` environment.
     :param plugins: extra plugin objects to register (tests, embedding).
     """
-    from engine import attempts, candidate, cli, db, errors, results, security, staff
+    from engine import attempts, candidate, cli, db, errors, preview, results, security, staff
     from engine import plugins as plugin_system
     from engine.web import format_marks, htmx_extension
     from invigilation import views as invigilation_views
@@ -35,7 +35,7 @@ def create_app(config: dict | None = None, plugins: tuple = ()) -> Flask:
     security.init_app(app)
     attempts.init_app(app)
     errors.init_app(app)
-    for blueprint in (candidate.bp, staff.bp, invigilation_views.bp, results.bp):
+    for blueprint in (candidate.bp, staff.bp, invigilation_views.bp, results.bp, preview.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
 
