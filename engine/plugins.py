@@ -16,6 +16,13 @@ from engine import hookspecs
 DEFAULT_PLUGINS = (
     "plugins.item_single_choice",
     "plugins.item_multiple_response",
+    "plugins.item_matching",
+    "plugins.item_ordering",
+    "plugins.item_gap_select",
+    "plugins.item_text_entry",
+    "plugins.item_numeric",
+    "plugins.item_short_text",
+    "plugins.item_extended_response",
 )
 
 ENTRY_POINT_GROUP = "onscreen.plugins"

@@ -10,6 +10,7 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+from engine import author_forms as af
 from engine import options
 from engine.hookspecs import hookimpl
 from engine.item_types import ItemType, Mark, Problem, clamp, common_problems, marks_of
@@ -51,7 +52,7 @@ class MultipleResponse(ItemType):
         return {"order": options.shuffled_order(defn, rng)}
 
     def candidate_context(self, defn, state, response):
-        selected = set(response) if isinstance(response, list) else set()
+        selected = {r for r in response if isinstance(r, str)} if isinstance(response, list) else set()
         return {
             "stem": defn["stem"],
             "options": options.display_options(defn, state, selected),
@@ -91,6 +92,34 @@ class MultipleResponse(ItemType):
             return ""
         # A stored response is not trusted to be a list of ids: skip what cannot be one.
         return "; ".join(text.get(r, "") for r in response if isinstance(r, str))
+
+    # --- authoring --------------------------------------------------------------------------
+    # Fields (conventions in engine.author_forms): stem, marks, scoring, show_count, shuffle;
+    # rows option-<n>-id, option-<n>-text, option-<n>-pinned ("true" if ticked); keys: one value
+    # per key, "#<n>" for option row n or an id as written, kept in the order given.
+
+    def parse_author_form(self, form):
+        defn: dict = {}
+        af.put_if(defn, "stem", af.text(form, "stem"))
+        af.put_if(defn, "marks", af.number(form, "marks"))
+        af.put_if(defn, "scoring", af.text(form, "scoring"))
+        for name in ("show_count", "shuffle"):
+            af.put_if(defn, name, af.flag(form, name))
+        parsed, ids = af.parse_options(form)
+        af.put_if(defn, "options", parsed)
+        written = form.get("keys") if isinstance(form.get("keys"), list) else []
+        keys = [af.resolve(k, ids) for k in written if isinstance(k, str)]
+        af.put_if(defn, "keys", [k for k in keys if k is not None] or None)
+        return defn
+
+    def author_form_data(self, defn):
+        form = {"stem": [af.text_of(defn, "stem")], "marks": [af.number_text(defn.get("marks"))],
+                "scoring": [af.text_of(defn, "scoring")], "show_count": [af.flag_text(defn, "show_count")],
+                "shuffle": [af.flag_text(defn, "shuffle")]}
+        ids = af.put_options(defn, form)
+        keys = defn.get("keys")
+        form["keys"] = [af.reference_to(k, ids) for k in keys] if isinstance(keys, list) else []
+        return form
 
 
 @hookimpl

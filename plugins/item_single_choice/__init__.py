@@ -5,6 +5,7 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+from engine import author_forms as af
 from engine import options
 from engine.hookspecs import hookimpl
 from engine.item_types import ItemType, Mark, Problem, common_problems, marks_of
@@ -73,6 +74,29 @@ class SingleChoice(ItemType):
         defn = self._with_preset(defn)
         text = {o["id"]: o["text"] for o in defn.get("options", [])}
         return text.get(response, "") if isinstance(response, str) else ""
+
+    # --- authoring --------------------------------------------------------------------------
+    # Fields (conventions in engine.author_forms): stem, marks, preset ("" or true_false),
+    # shuffle; rows option-<n>-id, option-<n>-text, option-<n>-pinned ("true" if ticked);
+    # key: "#<n>" for option row n, or an id as written ("true"/"false" with the preset).
+
+    def parse_author_form(self, form):
+        defn: dict = {}
+        af.put_if(defn, "stem", af.text(form, "stem"))
+        af.put_if(defn, "marks", af.number(form, "marks"))
+        af.put_if(defn, "preset", af.text(form, "preset"))
+        af.put_if(defn, "shuffle", af.flag(form, "shuffle"))
+        parsed, ids = af.parse_options(form)
+        af.put_if(defn, "options", parsed)
+        af.put_if(defn, "key", af.resolve(af.value(form, "key"), ids))
+        return defn
+
+    def author_form_data(self, defn):
+        form = {"stem": [af.text_of(defn, "stem")], "marks": [af.number_text(defn.get("marks"))],
+                "preset": [af.text_of(defn, "preset")], "shuffle": [af.flag_text(defn, "shuffle")]}
+        ids = af.put_options(defn, form)
+        form["key"] = [af.reference_to(defn.get("key"), ids)]
+        return form
 
 
 @hookimpl
