@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import blueprint as blueprints
 from engine import models
 from engine.item_types import marks_of
 from engine.yaml_lines import YamlError, line_of, read_yaml, split_field
@@ -34,7 +35,8 @@ TOPIC_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9\-]{0,79}\Z")
 ITEM_STATUSES = ("draft", "in_review", "live", "retired")
 #: Keys of an item that belong to the bank; everything else is the item type's definition.
 ITEM_METADATA_KEYS = ("id", "type", "criterion", "topics", "difficulty", "status", "enemies", "review")
-SPEC_RULES = {"every_learning_outcome"}
+#: The rules a test.yaml may set: the blueprint (engine/blueprint.py says what each one means).
+SPEC_RULES = set(blueprints.RULES)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ def _read_unit_bank(folder: Path, item_types: dict) -> tuple[UnitBank, list[Bank
                                             f"items[{item.index}].enemies[{e}]", f"{enemy!r} is not an item in this bank"))
     for spec, lines in zip(bank.specifications, spec_lines):
         problems += _check_feasible(spec, bank, folder / "test.yaml", lines)
+        if not problems:  # a trial form only makes sense once everything else is sound
+            problems += _check_blueprint(spec, bank, folder / "test.yaml", lines, item_types)
     return bank, problems
 
 
@@ -271,13 +275,8 @@ def _check_specification(spec: Any, urn: str | None, report: _Reporter) -> None:
     pass_mark = _decimal(spec.get("pass_mark"))
     if pass_mark is None or pass_mark < 0 or (total is not None and pass_mark > total):
         report(("pass_mark",), "must be a number from 0 to total_marks")
-    rules = spec.get("rules", {})
-    if not isinstance(rules, dict):
-        report(("rules",), "must be a mapping")
-    else:
-        for name in rules:
-            if name not in SPEC_RULES:
-                report(("rules", name), f"unknown rule; known rules: {', '.join(sorted(SPEC_RULES))}")
+    for path, message in blueprints.rule_problems(spec.get("rules", {})):
+        report(("rules",) + path, message)
 
 
 def _check_items(data: Any, criteria: dict[str, set[str]], item_types: dict, seen: dict[str, Path],
@@ -357,6 +356,26 @@ def _check_feasible(spec: dict, bank: UnitBank, file: Path, lines: dict) -> list
                 problems.append(BankProblem(file, rule_line, "rules.every_learning_outcome",
                                             f"learning outcome {outcome.get('number')} has no live items"))
     return problems
+
+
+def _check_blueprint(spec: dict, bank: UnitBank, file: Path, lines: dict, item_types: dict) -> list[BankProblem]:
+    """Blueprint rules that need the unit and the items: outcomes and item types that exist,
+    ranges that can add up to the total, and one trial form from the live items."""
+    from engine.assembly import AssemblyError, assemble
+    from engine.forms import pool_from_bank
+
+    outcomes = [(lo["number"], [c["number"] for c in lo["criteria"]]) for lo in bank.unit["learning_outcomes"]]
+    rules = spec.get("rules") or {}
+    found = [BankProblem(file, line_of(lines, ("rules",) + path), ".".join(["rules", *map(str, path)]), message)
+             for path, message in blueprints.unit_problems(rules, outcomes, _decimal(spec["total_marks"]), item_types)]
+    if found:
+        return found
+    try:
+        assemble(pool_from_bank(bank), blueprints.for_bank(spec, bank.unit), seed=0)
+    except AssemblyError as exc:
+        path = tuple(exc.rule.split(".")) if exc.rule.startswith("rules.") or exc.rule == "total_marks" else ("rules",)
+        return [BankProblem(file, line_of(lines, path), exc.rule, f"the live items cannot meet it: {exc.detail}")]
+    return []
 
 
 def check(path: Path, item_types: dict) -> list[BankProblem]:

@@ -62,31 +62,37 @@ def make_plugin_manager(allowed: list[str] | None = None, extra: tuple = ()) -> 
 
 def build_item_type_registry(pm: pluggy.PluginManager) -> dict[str, type]:
     """Collect item types by ``type_name``; a duplicate name is a start-up error."""
+    return {name: cls for name, (cls, _plugin) in _item_types_by_plugin(pm).items()}
+
+
+def _item_types_by_plugin(pm: pluggy.PluginManager) -> dict[str, tuple[type, str]]:
+    """``type_name`` -> (class, name of the plugin that registered it)."""
     from engine.item_types import ItemType
 
-    registry: dict[str, type] = {}
-    for plugin_classes in pm.hook.register_item_types():
-        for item_type in plugin_classes:
+    registry: dict[str, tuple[type, str]] = {}
+    for impl in pm.hook.register_item_types.get_hookimpls():
+        for item_type in impl.function() or []:
             if not (isinstance(item_type, type) and issubclass(item_type, ItemType)):
-                raise PluginError(f"{item_type!r} is not an ItemType subclass")
+                raise PluginError(f"{item_type!r} (from plugin {impl.plugin_name}) is not an ItemType subclass")
             name = item_type.type_name
             if not name:
                 raise PluginError(f"{item_type.__qualname__} has no type_name")
             if name in registry:
+                first = registry[name][0]
                 raise PluginError(
-                    f"item type {name!r} is registered twice: by {registry[name].__module__}."
-                    f"{registry[name].__qualname__} and by {item_type.__module__}.{item_type.__qualname__}"
+                    f"item type {name!r} is registered twice: by {first.__module__}.{first.__qualname__} "
+                    f"and by {item_type.__module__}.{item_type.__qualname__}"
                 )
-            registry[name] = item_type
+            registry[name] = (item_type, impl.plugin_name)
     return registry
 
 
 def init_app(app: Flask, extra: tuple = ()) -> None:
     pm = make_plugin_manager(app.config.get("PLUGINS_ALLOWED"), extra=extra)
     app.extensions[EXTENSION_KEY] = pm
-    app.extensions["onscreen.item_types"] = {
-        name: cls() for name, cls in build_item_type_registry(pm).items()
-    }
+    by_plugin = _item_types_by_plugin(pm)
+    app.extensions["onscreen.item_types"] = {name: cls() for name, (cls, _plugin) in by_plugin.items()}
+    app.extensions["onscreen.item_type_plugins"] = {name: plugin for name, (_cls, plugin) in by_plugin.items()}
 
 
 def plugin_manager(app: Flask | None = None) -> pluggy.PluginManager:
@@ -108,17 +114,14 @@ def item_type(type_name: str, app: Flask | None = None):
 def describe_plugins(app: Flask) -> list[dict]:
     """What each loaded plugin registers, for ``onscreen plugins``."""
     pm = plugin_manager(app)
-    registry = item_types(app)
+    registered_by = app.extensions["onscreen.item_type_plugins"]
     described = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
-        module = getattr(plugin, "__name__", type(plugin).__module__)
         described.append(
             {
                 "name": name,
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
-                "item_types": sorted(
-                    t for t, obj in registry.items() if type(obj).__module__.startswith(str(module))
-                ),
+                "item_types": sorted(t for t, owner in registered_by.items() if owner == name),
                 "locks": [],
             }
         )

@@ -1,8 +1,9 @@
 """Fixtures in the flaskr style (``app``, ``client``, ``runner``) plus action helpers.
 
 Tests that take ``app`` run once on SQLite and, when ``ONSCREEN_TEST_DATABASE_URL`` is set,
-once more on PostgreSQL. Each test gets an empty, migrated database: a copy of a migrated
-SQLite file, or a PostgreSQL schema truncated between tests.
+once more on PostgreSQL. Each test gets its own migrated database: a copy of a migrated SQLite
+file, or a PostgreSQL schema truncated between tests; with ``demo``, a copy of the demo made
+once per session.
 """
 from __future__ import annotations
 
@@ -68,11 +69,43 @@ def postgres_schema():
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo_snapshot(tmp_path_factory, sqlite_template):
+    """The demo, made once per session (loading three banks and assembling forms is slow): a
+    SQLite file to copy, the rows of every table to replay on PostgreSQL, and what it printed."""
+    from engine.demo import create_demo
+    from engine.models import Base
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    app = create_app({**TEST_SETTINGS, "DATABASE_URL": f"sqlite:///{path}", "CLOCK": FakeClock()})
+    printed = "\n".join(create_demo(app, BANKS))
+    with db.engine_for(app).connect() as connection:
+        rows = {table.name: [dict(row._mapping) for row in connection.execute(table.select())]
+                for table in Base.metadata.sorted_tables}
+    db.engine_for(app).dispose()
+    info = {"keycode": re.search(r"keycode (\w+)\.", printed).group(1),
+            "sitting_id": int(re.search(r"Sitting (\d+):", printed).group(1)), "centre": "99001"}
+    return {"path": path, "rows": rows, "info": info}
+
+
+def _replay_rows(connection, rows: dict) -> None:
+    from engine.models import Base
+    for table in Base.metadata.sorted_tables:
+        if rows.get(table.name):
+            connection.execute(table.insert(), rows[table.name])
+            if "id" in table.c:
+                connection.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT MAX(id) FROM {table.name}))"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])
 def database_url(request, tmp_path) -> str:
+    """An empty migrated database, or one holding the demo when the test asks for ``demo``."""
+    wants_demo = "demo" in request.fixturenames
     if request.param == "sqlite":
         path = tmp_path / "onscreen.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        source = request.getfixturevalue("demo_snapshot")["path"] if wants_demo else request.getfixturevalue("sqlite_template")
+        shutil.copy(source, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_schema")
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -81,6 +114,8 @@ def database_url(request, tmp_path) -> str:
             "SELECT tablename FROM pg_tables WHERE schemaname = :schema AND tablename <> 'alembic_version'"),
             {"schema": PG_SCHEMA}).scalars().all()
         connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        if wants_demo:
+            _replay_rows(connection, request.getfixturevalue("demo_snapshot")["rows"])
     engine.dispose()
     return url
 
@@ -108,13 +143,10 @@ def runner(app):
 
 
 @pytest.fixture
-def demo(app):
-    """The demo centre, staff, candidates and one open sitting of the Unit 2 test."""
-    from engine.demo import create_demo
-    lines = create_demo(app, BANKS)
-    keycode = re.search(r"keycode (\w+)\.", "\n".join(lines)).group(1)
-    sitting_id = int(re.search(r"Sitting (\d+):", "\n".join(lines)).group(1))
-    return {"keycode": keycode, "sitting_id": sitting_id, "centre": "99001"}
+def demo(app, demo_snapshot):
+    """The demo centre, staff, candidates and one open sitting of the Unit 2 test (already in
+    the test's database: see ``database_url``)."""
+    return dict(demo_snapshot["info"])
 
 
 # --- action helpers -------------------------------------------------------------------------------

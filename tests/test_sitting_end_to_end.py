@@ -30,11 +30,14 @@ def correct_fields(app, version, state):
 
 
 def wrong_fields(app, version, state):
-    """Fields for an answer that scores 0: the first displayed option that is not a key."""
+    """Fields for an answer that scores 0, for any item type: the first choice that is not the
+    key where the type has choices, otherwise a blank answer."""
     with app.app_context():
         plugin = item_type(version.type_name)
-        correct = set(plugin.fields_for_response(version.definition, state, plugin.correct_response(version.definition))["choice"])
-        return {"choice": [next(str(p) for p in range(10) if str(p) not in correct)]}
+        correct = plugin.fields_for_response(version.definition, state, plugin.correct_response(version.definition))
+        if set(correct) == {"choice"}:
+            return {"choice": [next(str(p) for p in range(10) if str(p) not in set(correct["choice"]))]}
+        return {}
 
 
 def test_whole_sitting(app, demo, invigilator, candidate_factory, clock):
