@@ -35,7 +35,9 @@ def create_app(config: dict | None = None, plugins: tuple = ()) -> Flask:
     security.init_app(app)
     attempts.init_app(app)
     errors.init_app(app)
-    for blueprint in (candidate.bp, staff.bp, invigilation_views.bp, results.bp, preview.bp):
+    from engine import centre_admin, deployment
+    deployment.init_app(app)
+    for blueprint in (candidate.bp, staff.bp, invigilation_views.bp, results.bp, preview.bp, centre_admin.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
 

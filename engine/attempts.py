@@ -19,9 +19,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine import models, timing
-from engine.assembly import AssemblyError, PoolItem, assemble
+from engine import forms
+from engine.assembly import AssemblyError, PoolItem
+from engine.blueprint import BlueprintError
 from engine.attempt_states import (
-    ABSENT, ENDED, FINISHED, IN_PROGRESS, PAUSED, READY, SUBMITTED, TIMED_OUT, WAITING, move,
+    ABSENT, ENDED, FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, STARTED, SUBMITTED, TIMED_OUT, VOIDED,
+    WAITING, WITHDRAWN, move, outcome_for,
 )
 from engine.audit import record
 from engine.marking import mark_attempt
@@ -82,8 +85,11 @@ def open_sitting(db: Session, *, centre: models.Centre, specification: models.Te
     db.add(sitting)
     db.flush()
     pool = live_pool(db, specification)
+    # One plan for the whole register: each form counts towards the exposure of the next.
+    plan = form_plan(db, specification, candidates, now)
     for candidate in candidates:
-        enter_candidate(db, sitting, candidate, pool, now)
+        enter_candidate(db, sitting, candidate, pool, now, plan=plan, actor=actor)
+    forms.record_pending(db, plan, actor, now)  # one flush for the register, then the audit records
     record(db, actor, "sitting.open", f"sitting:{sitting.id}", now,
            detail={"specification": specification.code, "candidates": len(candidates)})
     return sitting
@@ -97,41 +103,66 @@ def live_pool(db: Session, specification: models.TestSpecification) -> list[Pool
         .options(selectinload(models.Item.versions).selectinload(models.ItemVersion.criterion)
                  .selectinload(models.AssessmentCriterion.learning_outcome))
     ).all()
-    pool = []
-    for item in items:
-        version = item.latest
-        criterion = version.criterion
-        pool.append(PoolItem(
-            version_id=version.id, key=item.key, outcome=criterion.learning_outcome.number,
-            criterion_position=(criterion.learning_outcome.position, criterion.position),
-            marks=version.marks, enemies=frozenset(version.enemies),
-        ))
-    return pool
+    return [forms.pool_item(item, item.latest) for item in items]
+
+
+def form_plan(db: Session, specification: models.TestSpecification, candidates: list[models.Candidate],
+              now: dt.datetime) -> forms.FormPlan:
+    """The blueprint, the exposure so far in its window, and what each candidate has seen."""
+    try:
+        return forms.plan(db, specification, candidates, now)
+    except BlueprintError as exc:
+        raise NotAccepted(f"The test specification {specification.code} has malformed rules: {exc}") from exc
 
 
 def enter_candidate(db: Session, sitting: models.Sitting, candidate: models.Candidate,
-                    pool: list[PoolItem], now: dt.datetime) -> models.Attempt:
+                    pool: list[PoolItem] | None, now: dt.datetime, *, plan: forms.FormPlan | None = None,
+                    actor: str = "system") -> models.Attempt:
+    """Enter the candidate and make their frozen form now (never at the start, never again).
+
+    The form avoids items the candidate has seen in this unit, and items over the exposure
+    cap, whenever the bank allows; the audit event ``attempt.assemble`` records how far it
+    could (``overlap``, ``exposure_relaxed``) and every input needed to make it again. With a
+    ``plan`` the caller writes those records (``forms.record_pending``) once the register is made.
+    """
     spec = sitting.specification
+    if pool is None:
+        pool = live_pool(db, spec)
+    own_plan = plan is None
+    if plan is None:
+        plan = form_plan(db, spec, [candidate], now)
     seed = secrets.randbits(31)
+    seen = plan.seen.get(candidate.id, frozenset())
     try:
-        form = assemble(pool, spec.total_marks, [lo.number for lo in spec.unit.learning_outcomes],
-                        bool(spec.rules.get("every_learning_outcome")), seed)
+        made = forms.make_form(pool, plan.blueprint, seed, seen=seen, window=plan.window, plan=plan)
     except AssemblyError as exc:
         raise NotAccepted(f"The bank cannot serve {spec.title}: {exc}") from exc
+    form = made.items
+    # Loaded once per register, so no query (and no flush) per candidate: a register of
+    # hundreds is written in one flush.
+    versions = plan.versions(db, pool)
+    try:
+        extra_percent = timing.extra_time_percent(candidate.access_arrangements or {})
+    except timing.ArrangementError as exc:
+        raise NotAccepted(f"Candidate {candidate.candidate_number} {candidate.full_name}: {exc}. "
+                          "Correct the candidate's access arrangements, or leave them off this sitting.") from exc
     entry = models.Entry(sitting=sitting, candidate=candidate)
     attempt = models.Attempt(
         entry=entry, state=READY, assembly_seed=seed,
-        allowed_seconds=timing.allowed_seconds(spec.duration_minutes, candidate.extra_time_percent),
+        allowed_seconds=timing.allowed_seconds(spec.duration_minutes, extra_percent),
     )
     db.add_all([entry, attempt])
-    versions = {v.id: v for v in db.scalars(
-        select(models.ItemVersion).where(models.ItemVersion.id.in_([p.version_id for p in form]))
-    )}
     rng = random.Random(seed)
+    rows = []
     for position, chosen in enumerate(form, start=1):
         version = versions[chosen.version_id]
         state = item_type(version.type_name).start_attempt(version.definition, rng)
-        db.add(models.FormItem(attempt=attempt, position=position, item_version_id=version.id, start_state=state))
+        rows.append({"position": position, "item_version_id": version.id, "start_state": state})
+    # The form items are written with the audit record, in bulk, once the attempt has its id.
+    plan.pending.append(forms.Pending(attempt, pool, seed, seen, plan.window, made, rows))
+    plan.window = plan.window.plus(form)
+    if own_plan:
+        forms.record_pending(db, plan, actor, now)
     return attempt
 
 
@@ -167,7 +198,9 @@ def confirm_details(db: Session, attempt: models.Attempt, now: dt.datetime) -> N
     if attempt.state == READY:
         move(attempt, WAITING)
         record(db, f"candidate:{attempt.entry.candidate_id}", "attempt.confirm", f"attempt:{attempt.id}", now)
-    if attempt.state == WAITING and attempt.entry.sitting.state == "started":
+    sitting = attempt.entry.sitting
+    # While the room is stopped (an emergency) a late starter waits; resuming the room starts them.
+    if attempt.state == WAITING and sitting.state == "started" and sitting.stopped_at is None:
         _start(db, attempt, now, actor="late start")
 
 
@@ -248,6 +281,7 @@ def _state_message(attempt: models.Attempt) -> str:
         READY: "Your test has not started yet.",
         WAITING: "Your test has not started yet.",
         PAUSED: "Your test is paused by the invigilator. Your answers so far are saved.",
+        ON_BREAK: "You are on a rest break. Your answers so far are saved.",
         FINISHED: "Your test has finished: answers can no longer be changed.",
     }.get(attempt.state, "Answers cannot be saved now.")
 
@@ -267,11 +301,14 @@ def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, 
     """Finish and mark the attempt with the latest saved answer of every item."""
     if attempt.state == FINISHED:
         return
-    started = attempt.state in (IN_PROGRESS, PAUSED)
+    started = attempt.state in STARTED
     move(attempt, FINISHED)
-    attempt.finish_reason = reason if started else ABSENT
+    attempt.finish_reason = reason if started or reason in (WITHDRAWN, VOIDED) else ABSENT
+    attempt.outcome = outcome_for(attempt.finish_reason)
+    attempt.break_requested_at = None
     finished_at = now
-    if reason == TIMED_OUT and attempt.deadline_at is not None:
+    # Never later than the deadline: a finish in the grace for saves in flight is still on time.
+    if attempt.deadline_at is not None:
         finished_at = min(now, attempt.deadline_at)
     if started:
         _time_event(db, attempt, timing.FINISH, finished_at, actor=actor, reason=reason)
@@ -327,3 +364,29 @@ def answered_count(db: Session, attempt_ids: list[int]) -> dict[int, tuple[int, 
         .where(models.FormItem.attempt_id.in_(attempt_ids)).group_by(models.FormItem.attempt_id)
     ).all()
     return {attempt_id: (answered, flagged, total) for attempt_id, total, answered, flagged in rows}
+
+
+#: The one way to add a time event from other modules: appends it and refreshes the deadline cache.
+add_time_event = _time_event
+
+
+# --- late entries ----------------------------------------------------------------------------------
+
+
+def enter_late(db: Session, sitting: models.Sitting, candidate: models.Candidate, actor: str,
+               now: dt.datetime) -> models.Attempt:
+    """Add a candidate to a sitting that is already open or running: their form is made now,
+    on entry, against the exposure of every form made so far (this sitting's included)."""
+    if sitting.state == "ended":
+        raise NotAccepted("This sitting has ended: no one can be entered for it now.")
+    if candidate.centre_id != sitting.centre_id:
+        raise NotAccepted(f"Candidate {candidate.candidate_number} belongs to another centre.")
+    already = db.scalar(select(models.Entry).where(
+        models.Entry.sitting_id == sitting.id, models.Entry.candidate_id == candidate.id))
+    if already is not None:
+        raise NotAccepted(f"Candidate {candidate.candidate_number} {candidate.full_name} is already entered; "
+                          "their form stays as it is.")
+    attempt = enter_candidate(db, sitting, candidate, None, now, actor=actor)
+    record(db, actor, "sitting.enter", f"sitting:{sitting.id}", now,
+           detail={"candidate": candidate.id, "attempt": attempt.id, "late": True})
+    return attempt

@@ -8,11 +8,11 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from engine import attempts, auth, clock, db, models, ratelimit
-from engine.attempt_states import FINISHED, IN_PROGRESS, PAUSED, READY, WAITING
+from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.plugins import item_type
 from engine.security import secrets_match
 from engine.web import client_address, hx_redirect, is_htmx, item_fields, local_time, render
@@ -46,7 +46,7 @@ def sign_in():
     else:
         keycode = attempts.normalise_keycode(form["keycode"])
         matches = [attempt for attempt, sitting in auth.find_entry_for_sign_in(form["centre_number"], form["candidate_number"])
-                   if secrets_match(keycode, sitting.keycode)]
+                   if secrets_match(keycode, sitting.keycode) and sitting.keycode_active]
         if matches:
             with db.writing(session_db):
                 attempt = session_db.get(models.Attempt, matches[0].id, with_for_update=True, populate_existing=True)
@@ -64,14 +64,14 @@ def load_attempt(*, for_update: bool = False) -> models.Attempt:
     """The signed-in candidate's attempt, or a redirect to sign in."""
     claim = auth.current_attempt_id()
     if claim is None:
-        abort(redirect(url_for("candidate.sign_in")))
+        abort(hx_redirect(url_for("candidate.sign_in")))
     attempt_id, generation = claim
     session_db = db.session()
     attempt = session_db.get(models.Attempt, attempt_id, with_for_update=for_update, populate_existing=for_update)
     if attempt is None or attempt.session_generation != generation:
         # Signed in again elsewhere (a device move): this browser is cut off.
         session.pop("candidate", None)
-        abort(redirect(url_for("candidate.sign_in", moved=1)))
+        abort(hx_redirect(url_for("candidate.sign_in", moved=1)))
     return attempt
 
 
@@ -97,7 +97,7 @@ def _route_for_state(attempt: models.Attempt) -> str | None:
         return url_for("candidate.details")
     if attempt.state == WAITING:
         return url_for("candidate.waiting")
-    if attempt.state == PAUSED:
+    if attempt.state in (PAUSED, ON_BREAK):
         return url_for("candidate.paused")
     if attempt.state == FINISHED:
         return url_for("candidate.done")
@@ -124,6 +124,7 @@ def details():
 @bp.get("/wait")
 def waiting():
     attempt = load_attempt()
+    candidate_tools.heartbeat(attempt)
     target = _route_for_state(attempt) or url_for("candidate.test")
     if attempt.state != WAITING:
         return hx_redirect(target) if is_htmx() else redirect(target)
@@ -134,13 +135,18 @@ def waiting():
 
 @bp.get("/paused")
 def paused():
+    """The screen while paused or on a break: no item content. Its poll answers 204 while
+    nothing changes (so nothing is re-announced) and moves the browser on when it does."""
     attempt = _sweep_if_expired(load_attempt())
-    if attempt.state != PAUSED:
+    candidate_tools.heartbeat(attempt)
+    if attempt.state not in (PAUSED, ON_BREAK):
         target = _route_for_state(attempt) or url_for("candidate.test")
         return hx_redirect(target) if is_htmx() else redirect(target)
+    mode = candidate_tools.paused_mode(attempt)
     if is_htmx():
-        return render("candidate/_paused_status.html", attempt=attempt)
-    return render("candidate/paused.html", attempt=attempt)
+        return ("", 204) if request.args.get("shown") == mode else hx_redirect(url_for("candidate.paused"))
+    return render("candidate/paused.html", attempt=attempt, mode=mode,
+                  remaining=attempts.ledger(db.session(), attempt, clock.now(db.session())).remaining_seconds)
 
 
 def _in_test_or_redirect():
@@ -223,6 +229,8 @@ def save(position: int):
             attempts.finish_if_expired(session_db, attempt, now, grace)
             receipt = attempts.save_response(session_db, attempt, position, response, key, now, grace)
     except attempts.NotAccepted as refusal:
+        if is_htmx() and attempt.state in (PAUSED, ON_BREAK):
+            return hx_redirect(url_for("candidate.paused"))  # the screen must hide the item now
         if is_htmx():
             return render("candidate/_save_status.html", status=409, error=str(refusal), saved_at=None)
         target = _route_for_state(attempt) or url_for("candidate.item", position=position)
@@ -266,15 +274,8 @@ def time_left():
     attempt = _sweep_if_expired(load_attempt())
     if attempt.state != IN_PROGRESS:
         return hx_redirect(_route_for_state(attempt) or url_for("candidate.test"))
-    session_db = db.session()
-    now = clock.now(session_db)
-    remaining = attempts.ledger(session_db, attempt, now).remaining_seconds
-    # The timer poll doubles as the heartbeat the register shows as "last contact"; written at
-    # most every HEARTBEAT_SECONDS so a room of polling browsers does not become a write storm.
-    if attempt.last_contact_at is None or (now - attempt.last_contact_at).total_seconds() >= HEARTBEAT_SECONDS:
-        with db.writing(session_db):
-            session_db.execute(update(models.Attempt).where(models.Attempt.id == attempt.id).values(last_contact_at=now))
-    return render("candidate/_timer.html", remaining=remaining, attempt=attempt)
+    candidate_tools.heartbeat(attempt)
+    return candidate_tools.timer_poll(attempt)
 
 
 @bp.get("/test/review")
@@ -326,3 +327,7 @@ def done():
 def sign_out():
     session.pop("candidate", None)
     return redirect(url_for("candidate.sign_in"), code=303)
+
+
+# The rest-break request, the hide-timer preference and the timer poll's warnings.
+from engine import candidate_tools  # noqa: E402  (registers its routes on ``bp``)

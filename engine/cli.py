@@ -30,6 +30,10 @@ def main():
 def init_app(app: Flask) -> None:
     for command in (db_group, bank_group, plugins_command, sweep_command, demo_command, serve_command):
         app.cli.add_command(command)
+    for command in (candidates_group, staff_group):
+        app.cli.add_command(command)
+    from engine.forms_report import forms_group  # test forms: report, verify (engine/forms_report.py)
+    app.cli.add_command(forms_group)
 
 
 # --- database --------------------------------------------------------------------------------------
@@ -103,6 +107,12 @@ def bank_load(path):
                f"{summary.unchanged} unchanged.")
 
 
+# `onscreen bank report`: the command lives with its report, in engine/bank_report.py.
+from engine.bank_report import report_command as _bank_report_command  # noqa: E402
+
+bank_group.add_command(_bank_report_command)
+
+
 # --- plugins, sweeper, demo -----------------------------------------------------------------------
 
 @click.command("plugins")
@@ -161,6 +171,148 @@ def serve_command(sweep_every):
     finally:
         if sweeper is not None:
             sweeper.terminate()
+
+
+# --- centres: backup and restore, candidates, staff (issue 13) ------------------------------------
+
+@db_group.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def db_backup(path):
+    """Back up the whole database to PATH (a file, or a folder for a dated file), safely while in use."""
+    from engine.backup import BackupError, backup
+    try:
+        outcome = backup(current_app, path)
+    except BackupError as error:
+        click.echo(f"Backup failed: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Backup written to {outcome.path} ({outcome.size} bytes; migration {outcome.revision}; "
+               f"{outcome.detail}) from {_safe_url()}")
+
+
+@db_group.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace a database that already holds tables without asking.")
+@with_appcontext
+def db_restore(path, yes):
+    """Replace the database with the backup at PATH. Stop the app servers and the sweeper first."""
+    from engine.backup import BackupError, restore, table_count
+    replace = yes
+    if not yes and sys.stdin.isatty() and table_count(current_app):
+        replace = click.confirm(f"Replace everything in {_safe_url()} with {path}?", default=False)
+    try:
+        outcome = restore(current_app, path, replace=replace)
+    except BackupError as error:
+        click.echo(f"Restore failed: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"Restored {outcome.path} into {_safe_url()} ({outcome.detail}); database at migration "
+               f"{outcome.revision}. Run `onscreen db upgrade` if this version of onscreen is newer.")
+
+
+def _centre_by_number(session, number: str):
+    from sqlalchemy import select
+
+    from engine import models
+    centre = session.scalar(select(models.Centre).where(models.Centre.number == number))
+    if centre is None:
+        click.echo(f"There is no centre {number}.", err=True)
+        sys.exit(1)
+    return centre
+
+
+@click.group("candidates")
+def candidates_group():
+    """Import and export a centre's candidates as CSV."""
+
+
+@candidates_group.command("import")
+@click.argument("centre_number")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--valid-only", is_flag=True, help="Import the good rows even if some rows have problems.")
+@with_appcontext
+def candidates_import(centre_number, path, valid_only):
+    """Check every row of the CSV file at PATH, then import it into the centre (nothing, if any row is bad)."""
+    from engine import candidate_import, scheduling
+    session = db.new_session()
+    try:
+        centre = _centre_by_number(session, centre_number)
+        with db.writing(session):
+            now = clock.now(session)
+            report = candidate_import.import_candidates(
+                session, centre, path.read_bytes(), valid_only=valid_only, actor="cli", now=now,
+                today=scheduling.to_local(now, centre.timezone).date())
+    finally:
+        session.close()
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    if report.imported:
+        click.echo(f"Imported {report.imported} candidate(s) into centre {centre_number}: {len(report.created)} new, "
+                   f"{len(report.updated)} updated" + (f"; rows left out: {', '.join(map(str, report.skipped_rows))}"
+                                                       if report.skipped_rows else "") + ".")
+    if report.problems:
+        if not report.imported:
+            click.echo(f"Nothing imported: {len(report.problems)} problem(s) in {path}.", err=True)
+        sys.exit(1)
+    if not report.imported:
+        click.echo(f"{path} has no candidate rows: nothing imported.")
+
+
+@candidates_group.command("export")
+@click.argument("centre_number")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@with_appcontext
+def candidates_export(centre_number, output):
+    """Write the centre's candidates as CSV, in the columns the import reads."""
+    from sqlalchemy import select
+
+    from engine import candidate_import, models
+    session = db.new_session()
+    try:
+        centre = _centre_by_number(session, centre_number)
+        rows = session.scalars(select(models.Candidate).where(models.Candidate.centre_id == centre.id)).all()
+        text = candidate_import.export_csv(rows)
+    finally:
+        session.close()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
+        click.echo(f"Wrote {len(rows)} candidate(s) to {output}.", err=True)
+
+
+@click.group("staff")
+def staff_group():
+    """Staff accounts from the command line (e.g. the first administrator)."""
+
+
+@staff_group.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's name.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="A role (repeat for several): admin, exams_officer, invigilator, item_writer, reviewer, marker.")
+@click.option("--centre", "centre_number", default=None,
+              help="The centre's number; leave out for an awarding-body account (an admin sees every centre).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def staff_add(username, display_name, roles, centre_number, password):
+    """Create a staff account (the password is asked for, never echoed)."""
+    from engine import staff_accounts
+    session = db.new_session()
+    try:
+        centre = _centre_by_number(session, centre_number) if centre_number else None
+        with db.writing(session):
+            user, problems = staff_accounts.create(
+                session, by=None, centre=centre, username=username, display_name=display_name, roles=list(roles),
+                password=password, now=clock.now(session))
+    finally:
+        session.close()
+    for problem in problems:
+        click.echo(f"{problem.field}: {problem.message}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"Created {username} ({', '.join(roles)})" + (f" at centre {centre_number}." if centre_number
+                                                             else ", an awarding-body account."))
 
 
 if __name__ == "__main__":

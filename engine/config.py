@@ -19,6 +19,8 @@ _ENV_SETTINGS = {
     "SIGN_IN_MAX_FAILURES": ("ONSCREEN_SIGN_IN_MAX_FAILURES", 10, int),
     "SIGN_IN_WINDOW_SECONDS": ("ONSCREEN_SIGN_IN_WINDOW_SECONDS", 600, int),
     "SESSION_COOKIE_SECURE": ("ONSCREEN_SECURE_COOKIES", False, lambda v: v.lower() in {"1", "true", "yes", "on"}),
+    # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto (0: none).
+    "PROXY_HOPS": ("ONSCREEN_PROXY_HOPS", 0, int),
 }
 
 #: Secret keys that mark a development setup; refused outside debug and testing.

@@ -22,6 +22,7 @@ STAFF = [
     ("writer", "write-demo", "Demo Item Writer", "item_writer"),
     ("reviewer", "review-demo", "Demo Reviewer", "reviewer"),
     ("admin", "admin-demo", "Demo Administrator", "admin"),
+    ("officer", "officer-demo", "Demo Exams Officer", "exams_officer"),
 ]
 CANDIDATES = [
     ("0001", "Aisha", "Khan", {}),

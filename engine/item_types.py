@@ -14,6 +14,7 @@ The rules every type keeps:
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -114,8 +115,9 @@ def marks_of(defn: dict) -> Decimal:
 
 
 def common_problems(defn: dict) -> list[Problem]:
-    """Checks shared by every type: a stem, and positive whole or half marks."""
-    problems = []
+    """Checks shared by every type: a stem, positive whole or half marks, and alt text on
+    every image in any authored field."""
+    problems = image_problems(defn)
     if not isinstance(defn.get("stem"), str) or not defn["stem"].strip():
         problems.append(Problem("stem", "is required and must be text"))
     raw = defn.get("marks")
@@ -126,6 +128,26 @@ def common_problems(defn: dict) -> list[Problem]:
     except (InvalidOperation, ValueError):
         problems.append(Problem("marks", f"must be a positive number of marks (whole or half), not {raw!r}"))
     return problems
+
+
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+def image_problems(value: Any, path: str = "") -> list[Problem]:
+    """Every ``<img>`` in any text of the definition must say what it shows (WCAG 1.1.1)."""
+    if isinstance(value, str):
+        problems = []
+        for tag in _IMG.findall(value):
+            alt = _ALT.search(tag)
+            if alt is None or not "".join(g or "" for g in alt.groups()).strip():
+                problems.append(Problem(path or "stem", "every image needs alt text saying what it shows"))
+        return problems
+    if isinstance(value, dict):
+        return [p for key, child in value.items() for p in image_problems(child, f"{path}.{key}" if path else str(key))]
+    if isinstance(value, list):
+        return [p for index, child in enumerate(value) for p in image_problems(child, f"{path}[{index}]")]
+    return []
 
 
 def clamp(awarded: Decimal, available: Decimal) -> Decimal:

@@ -45,6 +45,8 @@ class Centre(Base):
     number: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    #: The centre's networks as CIDR strings (e.g. "10.20.0.0/16"); empty means not recorded.
+    network_ranges: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class StaffUser(Base):
@@ -60,7 +62,7 @@ class StaffUser(Base):
 
     centre: Mapped[Centre | None] = relationship()
 
-    ROLES = ("invigilator", "item_writer", "reviewer", "admin")
+    ROLES = ("invigilator", "item_writer", "reviewer", "admin", "exams_officer", "marker")
 
     @property
     def role_set(self) -> set[str]:
@@ -93,6 +95,8 @@ class Candidate(Base):
     @property
     def extra_time_percent(self) -> int:
         return int(self.access_arrangements.get("extra_time_percent", 0) or 0)
+
+    date_of_birth: Mapped[dt.date | None] = mapped_column(default=None)
 
 
 # --- units and items -------------------------------------------------------------------------
@@ -193,7 +197,7 @@ class TestSpecification(Base):
     total_marks: Mapped[Decimal] = mapped_column(MARKS)
     #: A centre / awarding-body setting, never an official figure from the specification.
     pass_mark: Mapped[Decimal] = mapped_column(MARKS)
-    #: Coverage and assembly rules, e.g. {"every_lo": true}.
+    #: The blueprint's rules, as in test.yaml (engine/blueprint.py), e.g. {"every_learning_outcome": true}.
     rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     unit: Mapped[Unit] = relationship()
@@ -219,6 +223,18 @@ class Sitting(Base):
     centre: Mapped[Centre] = relationship()
     specification: Mapped[TestSpecification] = relationship()
     entries: Mapped[list[Entry]] = relationship(back_populates="sitting", order_by="Entry.id")
+
+    #: The scheduled window (naive UTC; shown in the centre's time zone) and room, when an exams
+    #: officer scheduled the sitting; NULL for a sitting opened on the spot.
+    scheduled_start: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None, index=True)
+    scheduled_end: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    room: Mapped[str | None] = mapped_column(String(100), default=None)
+
+    # Invigilation (issue 6).
+    #: False once the invigilator revokes the keycode: nobody signs in until a new one is issued.
+    keycode_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: When the whole room was stopped (an emergency or a room pause); NULL while it runs.
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
 
 
 class Entry(Base):
@@ -259,6 +275,15 @@ class Attempt(Base):
     entry: Mapped[Entry] = relationship(back_populates="attempt")
     form_items: Mapped[list[FormItem]] = relationship(back_populates="attempt", order_by="FormItem.position")
     result: Mapped[Result | None] = relationship(back_populates="attempt", uselist=False)
+
+    # Invigilation (issue 6).
+    #: What a finished attempt counts as: complete, absent, withdrawn or voided (see
+    #: ``engine.attempt_states``); NULL until it finishes.
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: The candidate asked for a supervised rest break and is waiting for the invigilator.
+    break_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    #: The candidate chose to hide the timer; kept on the attempt so a new workstation remembers it.
+    timer_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class FormItem(Base):
@@ -306,14 +331,14 @@ class ResponseEvent(Base):
 
 
 class TimeEvent(Base):
-    """An entry in an attempt's time ledger: start, pause, resume, extend, finish."""
+    """An entry in an attempt's time ledger; the kinds are in ``engine.timing.KINDS``."""
 
     __tablename__ = "time_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
-    #: Seconds added by an "extend" event.
+    #: Seconds added by an "extend" or "credit" event.
     seconds: Mapped[int] = mapped_column(Integer, default=0)
     actor: Mapped[str | None] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -363,3 +388,38 @@ def _refuse_change(_mapper, _connection, target):
 for _model in APPEND_ONLY:
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)
+
+
+# --- invigilation: the incident log (issue 6) ----------------------------------------------
+
+
+class Incident(Base):
+    """An entry in a sitting's incident log (JCQ style): what happened, when, to whom.
+
+    Categories are in ``engine.incidents.CATEGORIES``. A room stop (an emergency or a room
+    pause) is an incident with ``stops_room`` set, and ``ended_at`` when the room resumed.
+    """
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    happened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text)
+    #: What was done about it (e.g. added when the room resumes after an emergency).
+    resolution: Mapped[str | None] = mapped_column(Text, default=None)
+    stops_room: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    sitting: Mapped[Sitting] = relationship()
+    attempts: Mapped[list[Attempt]] = relationship(secondary="incident_attempts", order_by="Attempt.id")
+
+
+class IncidentAttempt(Base):
+    """Links an incident to the candidates (attempts) it concerns."""
+
+    __tablename__ = "incident_attempts"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), primary_key=True, index=True)

@@ -16,16 +16,24 @@ class YamlError(ValueError):
         self.file, self.line, self.message = file, line, message
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(file: Path) -> tuple[Any, dict[Path_, int]]:
     """Return ``(data, lines)``; ``lines`` maps each path in the document to its 1-based line."""
     text = file.read_text(encoding="utf-8")
+    # Parse once (with libyaml when present) and build the data from the same node tree
+    # the line numbers come from.
+    loader = _LOADER(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise YamlError(file, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from exc
+    finally:
+        loader.dispose()
     lines: dict[Path_, int] = {}
     if node is not None:
         _walk(node, (), lines)

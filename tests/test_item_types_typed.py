@@ -621,7 +621,7 @@ def test_review_template_shows_the_response_beside_the_key(type_name, defn):
 def test_sanitising_cleans_every_authored_html_field(type_name, defn):
     plugin = REGISTRY[type_name]
     dirty = copy.deepcopy(defn)
-    payload = '<img src=x onerror=alert(1)><script>alert(2)</script><a href="javascript:alert(3)">x</a>'
+    payload = '<img src=x alt="A till" onerror=alert(1)><script>alert(2)</script><a href="javascript:alert(3)">x</a>'
     for field in ("stem", "text", "mark_scheme"):
         if field in dirty:
             dirty[field] += payload

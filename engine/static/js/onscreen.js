@@ -71,4 +71,10 @@
     }
   }
   window.setInterval(tick, 1000);
+
+  // A "Print" button (the sitting report) without inline script.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target && target.closest && target.closest("[data-print]")) window.print();
+  });
 })();
