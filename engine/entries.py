@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from engine.item_types import Problem
-from engine.options import OPTION_ID, POSITION
+from engine.options import POSITION, id_problem
 from engine.sanitize import sanitise_html
 
 
@@ -24,13 +24,9 @@ def entry_problems(defn: dict, field: str, minimum: int, noun: str) -> list[Prob
         if not isinstance(entry, dict):
             problems.append(Problem(where, "must be a mapping with id and text"))
             continue
-        entry_id = entry.get("id")
-        if not isinstance(entry_id, str) or not OPTION_ID.match(entry_id):
-            problems.append(Problem(f"{where}.id", "must be a short identifier (letters, digits, - or _)"))
-        elif entry_id in seen:
-            problems.append(Problem(f"{where}.id", f"{entry_id!r} is used by another {noun}"))
-        else:
-            seen.add(entry_id)
+        problem = id_problem(entry.get("id"), where, seen, noun)
+        if problem:
+            problems.append(problem)
         if not isinstance(entry.get("text"), str) or not entry["text"].strip():
             problems.append(Problem(f"{where}.text", "is required"))
     return problems

@@ -18,6 +18,19 @@ OPTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
 POSITION = re.compile(r"[0-9]{1,4}")
 
 
+def id_problem(value, where: str, seen: set[str], noun: str) -> Problem | None:
+    """The problem with an entry's ``id`` (not a short identifier, or used twice), or None.
+
+    A good id is added to ``seen``, so one set serves a whole list of entries.
+    """
+    if not isinstance(value, str) or not OPTION_ID.match(value):
+        return Problem(f"{where}.id", "must be a short identifier (letters, digits, - or _)")
+    if value in seen:
+        return Problem(f"{where}.id", f"{value!r} is used by another {noun}")
+    seen.add(value)
+    return None
+
+
 def option_problems(defn: dict, minimum: int = 2) -> list[Problem]:
     options = defn.get("options")
     if not isinstance(options, list) or len(options) < minimum:
@@ -28,12 +41,9 @@ def option_problems(defn: dict, minimum: int = 2) -> list[Problem]:
         if not isinstance(option, dict):
             problems.append(Problem(where, "must be a mapping with id and text"))
             continue
-        option_id = option.get("id")
-        if not isinstance(option_id, str) or not OPTION_ID.match(option_id):
-            problems.append(Problem(f"{where}.id", "must be a short identifier (letters, digits, - or _)"))
-        elif option_id in seen:
-            problems.append(Problem(f"{where}.id", f"{option_id!r} is used by another option"))
-        seen.add(option_id)
+        problem = id_problem(option.get("id"), where, seen, "option")
+        if problem:
+            problems.append(problem)
         if not isinstance(option.get("text"), str) or not option["text"].strip():
             problems.append(Problem(f"{where}.text", "is required"))
         if "pinned" in option and not isinstance(option["pinned"], bool):

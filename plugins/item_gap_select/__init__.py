@@ -34,7 +34,7 @@ from engine import author_forms as af
 from engine import entries
 from engine.hookspecs import hookimpl
 from engine.item_types import ItemType, Mark, Problem, clamp, common_problems, marks_of
-from engine.options import OPTION_ID
+from engine.options import OPTION_ID, id_problem
 from engine.plain_text import plain_text
 from engine.sanitize import sanitise_html
 
@@ -98,19 +98,17 @@ class GapSelect(ItemType):
         if not isinstance(gaps, list) or not gaps:
             problems.append(Problem("gaps", "needs a list of gaps, each with an id, options and a key"))
             gaps = []
-        gap_ids: list[str] = []
+        gap_ids: set[str] = set()
         for index, gap in enumerate(gaps):
             where = f"gaps[{index}]"
             if not isinstance(gap, dict):
                 problems.append(Problem(where, "must be a mapping with id, options and key"))
                 continue
             gap_id = gap.get("id")
-            if not isinstance(gap_id, str) or not OPTION_ID.match(gap_id):
-                problems.append(Problem(f"{where}.id", "must be a short identifier (letters, digits, - or _)"))
-            elif gap_id in gap_ids:
-                problems.append(Problem(f"{where}.id", f"{gap_id!r} is used by another gap"))
+            problem = id_problem(gap_id, where, gap_ids, "gap")
+            if problem:
+                problems.append(problem)
             else:
-                gap_ids.append(gap_id)
                 if placed is not None and gap_id not in placed:
                     problems.append(Problem(f"{where}.id", f"[[{gap_id}]] does not appear in the words of text"))
             problems += self._gap_option_problems(gap, where)

@@ -35,7 +35,7 @@ from engine import author_forms as af
 from engine import text_matching
 from engine.hookspecs import hookimpl
 from engine.item_types import ItemType, Mark, Problem, clamp, common_problems, marks_of
-from engine.options import OPTION_ID
+from engine.options import OPTION_ID, id_problem
 from engine.sanitize import sanitise_html
 
 #: What a gap is allowed to hold, as the input's maxlength says.
@@ -97,7 +97,7 @@ class TextEntry(ItemType):
         rules = text_matching.rules_from(defn)
         text = defn.get("text")
         gaps = defn.get("gaps")
-        gap_ids: list[str] = []
+        gap_ids: set[str] = set()
         if not isinstance(gaps, list) or not gaps:
             problems.append(Problem("gaps", "needs a list of at least one gap (id and answers)"))
             gaps = []
@@ -106,13 +106,9 @@ class TextEntry(ItemType):
             if not isinstance(gap, dict):
                 problems.append(Problem(where, "must be a mapping with id and answers"))
                 continue
-            gap_id = gap.get("id")
-            if not isinstance(gap_id, str) or not OPTION_ID.match(gap_id):
-                problems.append(Problem(f"{where}.id", "must be a short identifier (letters, digits, - or _)"))
-            elif gap_id in gap_ids:
-                problems.append(Problem(f"{where}.id", f"{gap_id!r} is used by another gap"))
-            else:
-                gap_ids.append(gap_id)
+            problem = id_problem(gap.get("id"), where, gap_ids, "gap")
+            if problem:
+                problems.append(problem)
             problems += text_matching.answer_problems(gap.get("answers"), f"{where}.answers", rules, GAP_MAX_CHARS)
 
         if not isinstance(text, str) or not text.strip():
