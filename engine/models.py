@@ -423,3 +423,8 @@ class IncidentAttempt(Base):
     __tablename__ = "incident_attempts"
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), primary_key=True, index=True)
+
+
+# Models of later capabilities live in their own modules; importing them here puts every
+# table in one metadata (migrations, tests and create_all see the whole schema).
+from engine import models_authoring, models_locks, models_marking  # noqa: E402,F401
