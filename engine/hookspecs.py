@@ -22,6 +22,16 @@ def register_item_types():
 
 
 @hookspec
+def register_locks():
+    """Return a list of exam-condition lock classes (subclasses of :class:`engine.locks.Lock`).
+
+    Called once by ``create_app()`` to build the lock registry. Each class is keyed by its
+    ``name`` (the key under ``locks:`` in test.yaml); two classes with the same name stop
+    start-up with an error naming both.
+    """
+
+
+@hookspec
 def extra_template_paths():
     """Return a list of folders that the app searches for templates after its own.
 

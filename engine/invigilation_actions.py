@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import attempts, incidents, models, timing
+from engine import attempts, incidents, lock_state, models, timing
 from engine.attempt_states import (
     ABSENT, FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, VOIDED, WAITING, WITHDRAWN, move,
 )
@@ -295,6 +295,7 @@ def move_workstation(db: Session, attempt: models.Attempt, now: dt.datetime, act
     if attempt.state == FINISHED:
         raise Refused(f"{_name(attempt)}'s test has finished; there is nothing to move.")
     attempt.session_generation += 1
+    lock_state.release_device(db, attempt, now, actor)  # the one-device lock binds the next browser
     if attempt.state in (IN_PROGRESS, ON_BREAK) and not _time_is_up(attempt, now):
         attempts.pause(db, attempt, now, actor, f"Moving workstation: {reason}")
     if credit_minutes:

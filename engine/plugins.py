@@ -23,6 +23,13 @@ DEFAULT_PLUGINS = (
     "plugins.item_numeric",
     "plugins.item_short_text",
     "plugins.item_extended_response",
+    "plugins.lock_start_gate",
+    "plugins.lock_sitting_window",
+    "plugins.lock_centre_network",
+    "plugins.lock_one_device",
+    "plugins.lock_browser_signals",
+    "plugins.lock_safe_exam_browser",
+    "plugins.lock_read_only",
 )
 
 ENTRY_POINT_GROUP = "onscreen.plugins"
@@ -93,6 +100,8 @@ def init_app(app: Flask, extra: tuple = ()) -> None:
     by_plugin = _item_types_by_plugin(pm)
     app.extensions["onscreen.item_types"] = {name: cls() for name, (cls, _plugin) in by_plugin.items()}
     app.extensions["onscreen.item_type_plugins"] = {name: plugin for name, (_cls, plugin) in by_plugin.items()}
+    from engine import locks
+    locks.init_app(app)
 
 
 def plugin_manager(app: Flask | None = None) -> pluggy.PluginManager:
@@ -115,6 +124,8 @@ def describe_plugins(app: Flask) -> list[dict]:
     """What each loaded plugin registers, for ``onscreen plugins``."""
     pm = plugin_manager(app)
     registered_by = app.extensions["onscreen.item_type_plugins"]
+    from engine.locks import plugin_of
+    locks_by = plugin_of(app)
     described = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
         described.append(
@@ -122,7 +133,7 @@ def describe_plugins(app: Flask) -> list[dict]:
                 "name": name,
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
                 "item_types": sorted(t for t, owner in registered_by.items() if owner == name),
-                "locks": [],
+                "locks": sorted(lock for lock, owner in locks_by.items() if owner == name),
             }
         )
     return described

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from sqlalchemy import select
 
-from engine import attempts, auth, clock, db, incidents, models
+from engine import attempts, auth, clock, db, incidents, lock_state, lock_web, models
 from engine import invigilation_actions as actions
 from engine.web import local_time, render
 from invigilation import register as live_register
@@ -127,6 +127,7 @@ ACTIONS = {
     "pause": _pause, "resume": _resume, "break-start": _break_start, "break-end": _break_end,
     "time": _add_time, "move": _move, "absent": _absent, "reinstate": _reinstate, "withdraw": _withdraw,
     "void": _void,
+    "unlock": lock_web.unlock_action,  # exam-condition locks (engine/lock_web.py)
 }
 
 
@@ -142,7 +143,7 @@ def act(sitting_id: int, attempt_id: int, action: str):
             sitting = load_sitting(sitting_id)
             attempt = _attempt_in(sitting, attempt_id, for_update=True)
             message = handler(session_db, attempt, clock.now(session_db), request.form)
-    except (actions.Refused, incidents.IncidentProblem) as refusal:
+    except (actions.Refused, incidents.IncidentProblem, lock_state.LockRefused) as refusal:
         sitting = load_sitting(sitting_id)
         return candidate_page(sitting, _attempt_in(sitting, attempt_id), status=400, error=str(refusal),
                               field=getattr(refusal, "field", None), form=request.form, action=action)

@@ -134,6 +134,8 @@ def build(db_session: Session, sitting: models.Sitting, now: dt.datetime, grace:
         if row.disconnected:
             register.counts["disconnected"] += 1
     register.alerts = alerts(register.rows, timezone)
+    from engine import lock_web
+    register.alerts += lock_web.alerts(db_session, register.rows, timezone)  # candidates locked by a lock
     return register
 
 

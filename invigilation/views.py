@@ -21,8 +21,9 @@ bp = Blueprint("invigilation", __name__, url_prefix="/invigilate", template_fold
 
 def _visible_sittings(user: models.StaffUser):
     query = select(models.Sitting).order_by(models.Sitting.id.desc())
-    if user.centre_id is not None:
-        query = query.where(models.Sitting.centre_id == user.centre_id)
+    working = auth.current_centre_id(user)
+    if working is not None:
+        query = query.where(models.Sitting.centre_id == working)
     elif not user.has_role("admin"):
         return []
     return db.session().scalars(query.options(selectinload(models.Sitting.specification))).all()
@@ -55,7 +56,8 @@ def sittings():
 def new_sitting():
     user = auth.current_staff()
     session_db = db.session()
-    centre = session_db.get(models.Centre, user.centre_id) if user.centre_id else None
+    working = auth.current_centre_id(user)
+    centre = session_db.get(models.Centre, working) if working else None
     if centre is None:
         return render("invigilation/new_sitting.html", status=400, specifications=[], candidates=[], form={},
                       error="Your account is not attached to a centre, so it cannot open sittings.")
