@@ -44,6 +44,8 @@ class PoolItem:
     type_name: str = ""
     #: 0 (easy) to 1 (hard); None is treated as 0.5.
     difficulty: Decimal | None = None
+    #: True when ``difficulty`` was measured from attempts (engine/item_statistics.py), not estimated.
+    measured: bool = False
 
 
 @dataclass(frozen=True)

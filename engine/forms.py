@@ -13,8 +13,10 @@ withdrawn before starting) exposed nothing and counts for neither exposure nor r
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -213,6 +215,9 @@ def record_form(db: Session, attempt: models.Attempt, pool: list[PoolItem], blue
         "pool": [p.version_id for p in ordered],
         "uses": uses if any(uses) else [],
         "blueprint": blueprint.as_json(),
+        # Measured difficulties (issue 8) change with every attempt: keep the ones this form used.
+        **({"measured_difficulty": {str(p.version_id): str(p.difficulty) for p in ordered if p.measured}}
+           if any(p.measured for p in ordered) else {}),
     })
 
 
@@ -233,6 +238,9 @@ def reproduce(db: Session, attempt: models.Attempt) -> list[int]:
                  selectinload(models.ItemVersion.criterion).selectinload(models.AssessmentCriterion.learning_outcome))
     ).all()
     pool = [pool_item(v.item, v) for v in versions]
+    measured = detail.get("measured_difficulty") or {}
+    pool = [dataclasses.replace(p, difficulty=Decimal(measured[str(p.version_id)]), measured=True)
+            if str(p.version_id) in measured else p for p in pool]
     ordered = sorted(pool, key=lambda p: p.key)
     uses = detail.get("uses") or [0] * len(ordered)
     window = Usage({p.key: u for p, u in zip(ordered, uses) if u}, int(detail["forms_in_window"]))

@@ -1,42 +1,207 @@
 """Marking: every response through its item type's pure ``mark``; a result per attempt.
 
-Idempotent: marking an attempt again recomputes the same marks from the same answers.
+The one place the marking rule lives:
+
+* an auto-marked item is marked by its type, with the item version the marks are stored against
+  (the form's own, or the corrected version a regrade chose: ``FormItem.marked_version_id``);
+* an open response (a type with ``auto_marked = False``) counts the marker's mark in force
+  (:func:`mark_in_force`); until there is one the result is **provisional**;
+* the result is the sum of the item marks, broken down per learning outcome and per assessment
+  criterion, with pass/fail against the specification's configured pass mark.
+
+Idempotent and order-independent: marking an attempt again recomputes the same marks from the
+same answers, whatever the order of its items (Decimal sums, breakdowns in the unit's order).
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import models
+from engine.item_types import Mark, clamp
+from engine.models_marking import ManualMark, MarkingSettings
 from engine.plugins import item_type
+
+PROVISIONAL, CONFIRMED = "provisional", "confirmed"
+FIRST, SECOND, MODERATION = "first", "second", "moderation"
+STAGES = (FIRST, SECOND, MODERATION)
+
+
+# --- the marker's mark in force -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InForce:
+    #: The mark that counts, or None while a marker or moderator still has to act.
+    awarded: Decimal | None
+    #: The stage still to be done (first, second or moderation), or None.
+    waiting_for: str | None
+
+
+def settings_for(db: Session, specification_id: int) -> MarkingSettings:
+    """The specification's marking settings (the defaults when none are stored)."""
+    found = db.get(MarkingSettings, specification_id)
+    return found or MarkingSettings(specification_id=specification_id, second_marking=False, tolerance=Decimal(0))
+
+
+def mark_in_force(marks: Iterable[Any], second_marking: bool, tolerance: Decimal) -> InForce:
+    """Which manual mark counts. ``marks`` are a form item's marks in the order given (the latest
+    of a stage replaces earlier ones). A moderator's mark always decides; without second marking
+    the first mark stands; with it, two marks within ``tolerance`` agree and the first stands,
+    further apart they wait for a moderator."""
+    latest: dict[str, Decimal] = {}
+    for mark in marks:
+        latest[mark.stage] = Decimal(mark.awarded)
+    if MODERATION in latest:
+        return InForce(latest[MODERATION], None)
+    if FIRST not in latest:
+        return InForce(None, FIRST)
+    if not second_marking:
+        return InForce(latest[FIRST], None)
+    if SECOND not in latest:
+        return InForce(None, SECOND)
+    if abs(latest[FIRST] - latest[SECOND]) <= tolerance:
+        return InForce(latest[FIRST], None)
+    return InForce(None, MODERATION)
+
+
+# --- one item, and the sum ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One form item as marking sees it."""
+
+    type_name: str
+    definition: dict
+    outcome: str
+    criterion: str
+    response: Any
+    #: The manual mark in force (open responses only).
+    manual: InForce | None = None
+
+
+def mark_item(row: ItemRow) -> Mark:
+    plugin = item_type(row.type_name)
+    mark = plugin.mark(row.definition, row.response)
+    if plugin.auto_marked or mark.outcome == "blank" or row.manual is None or row.manual.awarded is None:
+        return mark
+    awarded = clamp(row.manual.awarded, mark.available)
+    outcome = "correct" if awarded == mark.available else "incorrect" if awarded == 0 else "partial"
+    return Mark(awarded, mark.available, outcome)
+
+
+@dataclass
+class Figures:
+    total: Decimal
+    available: Decimal
+    by_outcome: list[dict]
+    by_criterion: list[dict]
+    provisional: bool
+    marks: list[Mark]
+
+
+def compute(outcomes: list[tuple[str, str, list[tuple[str, str]]]], rows: list[ItemRow]) -> Figures:
+    """The result of ``rows``. ``outcomes`` is the unit's order: (LO number, title, [(AC number,
+    title)]); breakdowns follow it, so the order of ``rows`` changes nothing."""
+    lo = {n: {"number": n, "title": t, "awarded": Decimal(0), "available": Decimal(0)} for n, t, _ in outcomes}
+    ac = {c: {"number": c, "outcome": n, "title": t, "awarded": Decimal(0), "available": Decimal(0)}
+          for n, _t, criteria in outcomes for c, t in criteria}
+    marks, provisional = [], False
+    for row in rows:
+        mark = mark_item(row)
+        marks.append(mark)
+        provisional |= mark.outcome == "needs_marking"
+        for bucket in (lo[row.outcome], ac[row.criterion]):
+            bucket["awarded"] += mark.awarded
+            bucket["available"] += mark.available
+    total = sum((m.awarded for m in marks), Decimal(0))
+    available = sum((m.available for m in marks), Decimal(0))
+    return Figures(total, available, list(lo.values()), [c for c in ac.values() if c["available"] > 0],
+                   provisional, marks)
+
+
+def _as_text(buckets: list[dict]) -> list[dict]:
+    return [{**b, "awarded": str(b["awarded"]), "available": str(b["available"])} for b in buckets]
+
+
+def unit_outcomes(unit: models.Unit) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    return [(lo.number, lo.title, [(c.number, c.title) for c in lo.criteria]) for lo in unit.learning_outcomes]
+
+
+# --- an attempt ---------------------------------------------------------------------------------
+
+
+def manual_marks(db: Session, form_item_ids: list[int]) -> dict[int, list[ManualMark]]:
+    found: dict[int, list[ManualMark]] = {i: [] for i in form_item_ids}
+    if form_item_ids:
+        for mark in db.scalars(select(ManualMark).where(ManualMark.form_item_id.in_(form_item_ids))
+                               .order_by(ManualMark.id)):
+            found[mark.form_item_id].append(mark)
+    return found
+
+
+def version_marked(form_item: models.FormItem) -> models.ItemVersion:
+    """The item version the form item's marks come from."""
+    return form_item.marked_version or form_item.item_version
+
+
+def rows_for(db: Session, attempt: models.Attempt,
+             versions: dict[int, models.ItemVersion] | None = None) -> list[ItemRow]:
+    """The attempt's items as marking sees them; ``versions`` (form item id -> version) marks some
+    items against other versions without changing anything (a regrade's preview)."""
+    spec = attempt.entry.sitting.specification
+    settings = settings_for(db, spec.id)
+    versions = versions or {}
+
+    def version_of(form_item):
+        return versions.get(form_item.id) or version_marked(form_item)
+    open_items = [fi.id for fi in attempt.form_items if not item_type(version_of(fi).type_name).auto_marked]
+    by_item = manual_marks(db, open_items)
+    rows = []
+    for form_item in attempt.form_items:
+        version = version_of(form_item)
+        manual = None
+        if form_item.id in by_item:
+            manual = mark_in_force(by_item[form_item.id], settings.second_marking, Decimal(settings.tolerance))
+        rows.append(ItemRow(version.type_name, version.definition, version.criterion.learning_outcome.number,
+                            version.criterion.number, form_item.current_response, manual))
+    return rows
 
 
 def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime) -> models.Result:
+    """Mark every form item and write the attempt's result (in the caller's transaction)."""
     spec = attempt.entry.sitting.specification
-    by_outcome: dict[str, dict] = {
-        lo.number: {"number": lo.number, "title": lo.title, "awarded": Decimal(0), "available": Decimal(0)}
-        for lo in spec.unit.learning_outcomes
-    }
-    total = available = Decimal(0)
-    for form_item in attempt.form_items:
-        version = form_item.item_version
-        mark = item_type(version.type_name).mark(version.definition, form_item.current_response)
+    figures = compute(unit_outcomes(spec.unit), rows_for(db, attempt))
+    for form_item, mark in zip(attempt.form_items, figures.marks):
         form_item.marks_awarded, form_item.marks_available = mark.awarded, mark.available
-        total += mark.awarded
-        available += mark.available
-        outcome = by_outcome[version.criterion.learning_outcome.number]
-        outcome["awarded"] += mark.awarded
-        outcome["available"] += mark.available
+        form_item.mark_outcome = mark.outcome
+        form_item.marked_version_id = version_marked(form_item).id
     result = attempt.result or models.Result(attempt_id=attempt.id)
-    result.total, result.available, result.pass_mark = total, available, spec.pass_mark
-    result.passed = total >= spec.pass_mark
-    result.by_outcome = [
-        {**o, "awarded": str(o["awarded"]), "available": str(o["available"])} for o in by_outcome.values()
-    ]
+    result.total, result.available, result.pass_mark = figures.total, figures.available, spec.pass_mark
+    result.passed = figures.total >= spec.pass_mark
+    result.by_outcome = _as_text(figures.by_outcome)
+    result.by_criterion = _as_text(figures.by_criterion)
+    result.status = PROVISIONAL if figures.provisional else CONFIRMED
     result.marked_at = now
     if attempt.result is None:
         db.add(result)
         attempt.result = result
     return result
+
+
+def outcome_label(attempt: models.Attempt) -> str:
+    """What the attempt counts as in results: Absent, Withdrawn, Voided, Provisional, Pass or Fail."""
+    if attempt.outcome in ("absent", "withdrawn", "voided"):
+        return attempt.outcome.capitalize()
+    result = attempt.result
+    if result is None:
+        return "Not finished" if attempt.state != "finished" else "No result"
+    if result.status == PROVISIONAL:
+        return "Provisional"
+    return "Pass" if result.passed else "Fail"
