@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from engine import blueprint as blueprints
 from engine import models
+from engine.assets import bank_image_problems, load_bank_images
+from engine.authoring_workflow import unchanged_under_draft
 from engine.item_types import marks_of
 from engine.yaml_lines import YamlError, line_of, read_yaml, split_field
 
@@ -277,6 +279,9 @@ def _check_specification(spec: Any, urn: str | None, report: _Reporter) -> None:
         report(("pass_mark",), "must be a number from 0 to total_marks")
     for path, message in blueprints.rule_problems(spec.get("rules", {})):
         report(("rules",) + path, message)
+    from engine import locks  # exam-condition locks (issue 7): each lock checks its own settings
+    for path, message in locks.config_problems(spec.get("locks")):
+        report(("locks",) + path, message)
 
 
 def _check_items(data: Any, criteria: dict[str, set[str]], item_types: dict, seen: dict[str, Path],
@@ -330,6 +335,8 @@ def _check_items(data: Any, criteria: dict[str, set[str]], item_types: dict, see
         if item_type is not None:
             for problem in item_type.validate_definition(definition):
                 report(at + split_field(problem.path), problem.message)
+        for image_field, message in bank_image_problems(definition, file.parent.parent):  # engine/assets.py
+            report(at + split_field(image_field), message)
         if len(report.problems) == before:
             records.append(ItemRecord(
                 key=key, type_name=type_name, criterion=criterion, topics=list(topics),
@@ -456,6 +463,8 @@ def _upsert_unit(db: Session, data: dict) -> models.Unit:
 
 def _upsert_item(db, unit, criterion, record: ItemRecord, item_types, now, summary: LoadSummary) -> None:
     definition = item_types[record.type_name].sanitise_definition(record.definition)
+    # Images beside the bank are stored by content hash; the hash below covers their addresses.
+    definition = load_bank_images(db, definition, record.file.parent.parent, now)
     digest = content_hash(record, definition)
     item = db.scalar(select(models.Item).where(models.Item.unit_id == unit.id, models.Item.key == record.key))
     if item is None:
@@ -464,7 +473,7 @@ def _upsert_item(db, unit, criterion, record: ItemRecord, item_types, now, summa
         summary.items_added += 1
     item.status = record.status
     latest = item.versions[-1] if item.versions else None
-    if latest is not None and latest.content_hash == digest:
+    if latest is not None and (latest.content_hash == digest or unchanged_under_draft(db, item, digest)):
         summary.unchanged += 1
         return
     db.add(models.ItemVersion(
@@ -492,3 +501,4 @@ def _upsert_specification(db: Session, unit: models.Unit, data: dict) -> None:
     spec.total_marks = Decimal(str(data["total_marks"]))
     spec.pass_mark = Decimal(str(data["pass_mark"]))
     spec.rules = dict(data.get("rules", {}))
+    spec.locks = _jsonable(dict(data.get("locks") or {}))
