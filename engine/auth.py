@@ -48,9 +48,18 @@ def staff_actor(user: models.StaffUser) -> str:
     return f"staff:{user.username}"
 
 
+def current_centre_id(user: models.StaffUser | None = None) -> int | None:
+    """The centre the signed-in member of staff is working in now (a member of several centres
+    chooses one in the header); None for an awarding-body administrator. Scope every
+    centre's query by this, never by ``StaffUser.centre_id`` (that is only the home centre)."""
+    from engine import staff_centres
+    return staff_centres.current_centre_id(user if user is not None else current_staff())
+
+
 def can_see_centre(user: models.StaffUser, centre_id: int) -> bool:
-    """Staff see their own centre; an administrator without a centre sees every centre."""
-    return user.centre_id == centre_id or (user.centre_id is None and user.has_role("admin"))
+    """Staff see the centre they are working in; an administrator without a centre sees every centre."""
+    from engine import staff_centres
+    return current_centre_id(user) == centre_id or staff_centres.is_awarding_body_admin(user)
 
 
 def sign_in_candidate(attempt: models.Attempt) -> None:

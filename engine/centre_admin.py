@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from engine import access_arrangements as aa
 from engine import attempts, audit, auth, candidate_import, clock, db, identifiers, models, scheduling, staff_accounts, timing
+from engine import staff_centres
 from engine.attempt_states import READY, WAITING
 from engine.web import is_htmx, local_time, render
 
@@ -33,7 +34,7 @@ CANDIDATE_FIELDS = candidate_import.COLUMNS
 
 
 def is_awarding_body_admin(user: models.StaffUser) -> bool:
-    return user.centre_id is None and "admin" in user.role_set
+    return staff_centres.is_awarding_body_admin(user)
 
 
 def load_centre(centre_id: int) -> models.Centre:
@@ -69,8 +70,9 @@ def _problems_by_field(problems) -> dict[str, list[str]]:
 @auth.staff_required(*OFFICER)
 def index():
     user = auth.current_staff()
-    if user.centre_id is not None:
-        return redirect(url_for("centre_admin.home", centre_id=user.centre_id))
+    working = auth.current_centre_id(user)
+    if working is not None:
+        return redirect(url_for("centre_admin.home", centre_id=working))
     if not is_awarding_body_admin(user):
         abort(403)
     centres = db.session().scalars(select(models.Centre).order_by(models.Centre.number)).all()
@@ -138,8 +140,7 @@ def home(centre_id: int):
     counts = {
         "candidates": session_db.scalar(select(func.count()).select_from(models.Candidate)
                                         .where(models.Candidate.centre_id == centre.id)),
-        "staff": session_db.scalar(select(func.count()).select_from(models.StaffUser)
-                                   .where(models.StaffUser.centre_id == centre.id)),
+        "staff": session_db.scalar(select(func.count()).select_from(staff_centres.members_query(centre.id).subquery())),
         "upcoming": session_db.scalar(select(func.count()).select_from(models.Sitting).where(
             models.Sitting.centre_id == centre.id, models.Sitting.state != "ended",
             models.Sitting.scheduled_end > clock.now(session_db))),
@@ -351,10 +352,10 @@ def export_candidates(centre_id: int):
 @auth.staff_required(*OFFICER)
 def staff(centre_id: int):
     centre = load_centre(centre_id)
-    people = db.session().scalars(select(models.StaffUser).where(models.StaffUser.centre_id == centre.id)
-                                  .order_by(models.StaffUser.username)).all()
+    people = db.session().scalars(staff_centres.members_query(centre.id).order_by(models.StaffUser.username)).all()
     return render("centre/staff.html", centre=centre, people=people, labels=staff_accounts.ROLE_LABELS,
-                  can_manage=lambda person: staff_accounts.can_manage(auth.current_staff(), person))
+                  can_manage=lambda person: staff_accounts.can_manage(auth.current_staff(), person),
+                  centre_count=lambda person: len(staff_centres.centre_ids(person)))
 
 
 def _staff_form() -> dict:
@@ -363,9 +364,27 @@ def _staff_form() -> dict:
 
 
 def _render_staff_form(centre, person, form, problems, status=200):
+    user = auth.current_staff()
+    # Only the awarding body may attach an account to several centres: a centre's officer must
+    # not be able to pull another centre's staff (or their access) into their own.
+    all_centres = db.session().scalars(select(models.Centre).order_by(models.Centre.number)).all() \
+        if is_awarding_body_admin(user) else None
+    if person is not None and "centres" not in form:
+        form["centres"] = [str(i) for i in staff_centres.centre_ids(person)]
     return render("centre/staff_form.html", status=status, centre=centre, person=person, form=form,
-                  problems=_problems_by_field(problems), roles=staff_accounts.grantable_roles(auth.current_staff()),
-                  labels=staff_accounts.ROLE_LABELS, min_password=staff_accounts.MIN_PASSWORD)
+                  problems=_problems_by_field(problems), roles=staff_accounts.grantable_roles(user),
+                  labels=staff_accounts.ROLE_LABELS, min_password=staff_accounts.MIN_PASSWORD,
+                  all_centres=all_centres)
+
+
+def _chosen_centres(centre: models.Centre) -> list[models.Centre] | None:
+    """The centres ticked on the staff form (the awarding-body administrator's only); None when
+    the form does not set them."""
+    if not is_awarding_body_admin(auth.current_staff()) or request.form.get("set_centres") != "yes":
+        return None
+    ids = {int(c) for c in request.form.getlist("centres") if c.isdigit()}
+    return db.session().scalars(select(models.Centre).where(models.Centre.id.in_(ids))
+                                .order_by(models.Centre.number)).all()
 
 
 @bp.route("/<int:centre_id>/staff/new", methods=["GET", "POST"])
@@ -390,7 +409,9 @@ def new_staff(centre_id: int):
 @auth.staff_required(*OFFICER)
 def staff_member(centre_id: int, staff_id: int):
     centre = load_centre(centre_id)
-    person = _in_centre(models.StaffUser, staff_id, centre)
+    person = db.session().scalar(staff_centres.members_query(centre.id).where(models.StaffUser.id == staff_id))
+    if person is None:
+        abort(404)
     user = auth.current_staff()
     if not staff_accounts.can_manage(user, person):
         abort(403)
@@ -399,12 +420,20 @@ def staff_member(centre_id: int, staff_id: int):
                 "active": person.active}
         return _render_staff_form(centre, person, form, [])
     form = _staff_form()
+    chosen = _chosen_centres(centre)
+    if chosen is not None:
+        form["centres"] = request.form.getlist("centres")
+    if chosen is not None and not chosen:
+        return _render_staff_form(centre, person, form, [aa.Problem("centres", "choose at least one centre.")], 400)
     session_db = db.session()
     with db.writing(session_db):
         person = session_db.get(models.StaffUser, person.id, with_for_update=True, populate_existing=True)
         problems = staff_accounts.update(
             session_db, by=user, target=person, display_name=form["display_name"], roles=form["roles"],
             active=form["active"], new_password=request.form.get("password", ""), now=clock.now(session_db))
+        if chosen is not None and not problems:
+            staff_accounts.change_centres(session_db, by=user, target=person, centres=chosen,
+                                          now=clock.now(session_db))
     if problems:
         form["username"] = person.username
         return _render_staff_form(centre, person, form, problems, status=400)
@@ -506,7 +535,7 @@ def cancel_sitting(centre_id: int, sitting_id: int):
 def audit_log(centre_id: int):
     centre = load_centre(centre_id)
     session_db = db.session()
-    usernames = session_db.scalars(select(models.StaffUser.username).where(models.StaffUser.centre_id == centre.id)).all()
+    usernames = [person.username for person in session_db.scalars(staff_centres.members_query(centre.id))]
     events = session_db.scalars(
         select(models.AuditEvent).where(or_(models.AuditEvent.actor.in_([f"staff:{name}" for name in usernames]),
                                             models.AuditEvent.subject == f"centre:{centre.id}"))

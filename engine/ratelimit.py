@@ -6,6 +6,7 @@ guessing a keycode or password is stopped after a few tries per address and per 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -13,23 +14,69 @@ from sqlalchemy.orm import Session
 
 from engine import models
 
+SCOPE_LENGTH = models.SignInFailure.__table__.c.scope.type.length
+
+
+def _fit(scopes: list[str]) -> list[str]:
+    """Scopes carry what was typed: cut to the column's size, or a huge username would fail the write."""
+    return [scope[:SCOPE_LENGTH] for scope in scopes]
+
 
 def blocked(db: Session, scopes: list[str], now: dt.datetime) -> bool:
     window = dt.timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
     count = db.scalar(select(func.count()).select_from(models.SignInFailure).where(
-        models.SignInFailure.scope.in_(scopes), models.SignInFailure.at > now - window
+        models.SignInFailure.scope.in_(_fit(scopes)), models.SignInFailure.at > now - window
     ).group_by(models.SignInFailure.scope).order_by(func.count().desc()).limit(1))
     return (count or 0) >= current_app.config["SIGN_IN_MAX_FAILURES"]
 
 
 def record_failure(db: Session, scopes: list[str], now: dt.datetime) -> None:
-    db.add_all(models.SignInFailure(scope=scope, at=now) for scope in scopes)
+    db.add_all(models.SignInFailure(scope=scope, at=now) for scope in _fit(scopes))
 
 
 def clear(db: Session, scopes: list[str]) -> None:
-    db.execute(delete(models.SignInFailure).where(models.SignInFailure.scope.in_(scopes)))
+    db.execute(delete(models.SignInFailure).where(models.SignInFailure.scope.in_(_fit(scopes))))
 
 
 def prune(db: Session, now: dt.datetime) -> int:
     window = dt.timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
     return db.execute(delete(models.SignInFailure).where(models.SignInFailure.at < now - window)).rowcount
+
+
+# --- candidates' sign-in: whose failures lock whom ------------------------------------------------------
+
+
+def _on_centre_network(centre: models.Centre | None, address: str) -> bool:
+    if centre is None or not centre.network_ranges:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    for text in centre.network_ranges:
+        try:
+            network = ipaddress.ip_network(str(text), strict=False)
+        except ValueError:
+            continue
+        if ip.version == network.version and ip in network:
+            return True
+    return False
+
+
+def candidate_scopes(db: Session, centre_number: str, candidate_number: str, address: str) -> list[str]:
+    """The failure counters a candidate's sign-in is checked against and adds to.
+
+    Without recorded networks: the address and the candidate (as before). When the centre has
+    recorded its exam-room networks, guesses from outside them count against the address and
+    an *outside* counter for the candidate, so nobody on the internet, from however many
+    addresses, can lock a candidate out of the room; sign-ins from inside count only against the
+    candidate (a room behind one NAT address is not locked as a whole by a few typing slips).
+    """
+    identity = f"candidate:{centre_number}:{candidate_number}"
+    centre = db.scalar(select(models.Centre).where(models.Centre.number == centre_number)) if centre_number else None
+    if centre is None or not centre.network_ranges:
+        return [f"ip:{address}", identity]
+    if _on_centre_network(centre, address):
+        return [identity]
+    return [f"ip:{address}", f"{identity}:outside"]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import audit, auth, clock, db, models, ratelimit
+from engine.security import local_path
 from engine.web import client_address, render
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -44,9 +45,8 @@ def login():
         return render("staff/login.html", status=400, username=username, error="That username and password do not match.")
     session.clear()
     session["staff_id"], session["staff_seen"] = user.id, int(time.time())
-    target = request.args.get("next", "")
     # Only a path on this site, never an address elsewhere.
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("staff.home"), code=303)
+    return redirect(local_path(request.args.get("next"), url_for("staff.home")), code=303)
 
 
 @bp.post("/logout")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from engine import audit, auth, models
+from engine import audit, auth, models, staff_centres
 from engine.access_arrangements import Problem
 
 #: Roles an exams officer may give to staff at their centre.
@@ -62,7 +62,9 @@ def _roles_problem(by: models.StaffUser | None, roles: list[str]) -> Problem | N
 
 
 def create(db: Session, *, by: models.StaffUser | None, centre: models.Centre | None, username: str, display_name: str,
-           roles: list[str], password: str, now: dt.datetime) -> tuple[models.StaffUser | None, list[Problem]]:
+           roles: list[str], password: str, now: dt.datetime,
+           also: tuple[models.Centre, ...] = ()) -> tuple[models.StaffUser | None, list[Problem]]:
+    """Make an account at ``centre`` (its home centre), also working for the centres in ``also``."""
     username, display_name = username.strip(), " ".join(display_name.split())
     problems = []
     if not re.fullmatch(r"[A-Za-z0-9._-]{3,80}", username):
@@ -83,9 +85,26 @@ def create(db: Session, *, by: models.StaffUser | None, centre: models.Centre | 
                             password_hash=hash_password(password), active=True)
     db.add(user)
     db.flush()
+    member_of = [c for c in (centre, *also) if c is not None]
+    if member_of:
+        staff_centres.set_centres(db, user, member_of)
     audit.record(db, auth.staff_actor(by) if by else "cli", "staff.create", f"staff:{user.id}", now,
-                 detail={"username": username, "roles": user.roles, "centre": centre.number if centre else None})
+                 detail={"username": username, "roles": user.roles, "centre": centre.number if centre else None,
+                         "centres": sorted({c.number for c in member_of})})
     return user, []
+
+
+def change_centres(db: Session, *, by: models.StaffUser | None, target: models.StaffUser,
+                   centres: list[models.Centre], now: dt.datetime) -> None:
+    """Set the centres ``target`` works for (the awarding body's decision; ``by`` is None at the
+    command line). The caller has checked that ``centres`` is not empty."""
+    before = sorted(c.number for c in db.scalars(select(models.Centre).where(
+        models.Centre.id.in_(staff_centres.centre_ids(target, db)))))
+    staff_centres.set_centres(db, target, centres)
+    after = sorted({c.number for c in centres})
+    if before != after:
+        audit.record(db, auth.staff_actor(by) if by else "cli", "staff.centres", f"staff:{target.id}", now,
+                     detail={"centres": [before, after]})
 
 
 def update(db: Session, *, by: models.StaffUser, target: models.StaffUser, display_name: str, roles: list[str],

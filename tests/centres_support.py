@@ -33,6 +33,16 @@ def add_staff(app, centre_id: int | None, username: str, password: str, roles: s
     return user_id
 
 
+def add_membership(app, staff_id: int, centre_id: int) -> None:
+    """Make the member of staff work for another centre too (engine.staff_centres)."""
+    from engine.models_staff import StaffCentre
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            session.add(StaffCentre(staff_id=staff_id, centre_id=centre_id))
+        session.close()
+
+
 def staff_browser(app, username: str, password: str) -> Invigilator:
     """A signed-in staff browser with ``.client``, ``.csrf`` and ``.post(url, **data)``."""
     return Invigilator(app, username, password)

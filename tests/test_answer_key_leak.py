@@ -95,9 +95,16 @@ def assert_no_key_leak(html: str, keys: set[str]) -> None:
 
 
 def assert_choices_are_positions(html: str) -> None:
-    """Whatever the type, a choice the candidate makes is posted as a position, never an id."""
+    """Whatever the type, a choice the candidate makes is posted as a position, never an id.
+    Only the item's own fields (``r-*``) count: the page's other controls (the candidate's
+    display settings, say) are not the item's."""
+    select_name = ""
     for tag, attrs in Tags(html).tags:
-        if tag == "option" or (tag == "input" and attrs.get("type") in ("radio", "checkbox")):
+        if tag == "select":
+            select_name = attrs.get("name") or ""
+        item_field = (tag == "option" and select_name.startswith("r-")) or (
+            tag == "input" and attrs.get("type") in ("radio", "checkbox") and (attrs.get("name") or "").startswith("r-"))
+        if item_field:
             value = attrs.get("value") or ""
             assert value == "" or value.isdigit(), f"{tag} value={value!r} is not a display position"
 

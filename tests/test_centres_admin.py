@@ -270,7 +270,26 @@ def test_healthz_checks_the_database(app, tmp_path):
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
     assert response.headers["Cache-Control"] == "no-store"
     broken = create_app({**TEST_SETTINGS, "DATABASE_URL": f"sqlite:///{tmp_path}/missing/dir/onscreen.db"})
-    assert broken.test_client().get("/healthz").status_code >= 500
+    response = broken.test_client().get("/healthz")
+    # A small JSON answer for the load balancer, not the HTML error page.
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.get_json() == {"status": "unavailable", "database": "error"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_answers_503_when_the_database_goes_away(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+    assert app.test_client().get("/healthz").status_code == 200
+
+    def refuse(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    monkeypatch.setattr(Session, "execute", refuse)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.mimetype == "application/json"
+    assert response.get_json()["status"] == "unavailable"
+    monkeypatch.undo()
+    assert app.test_client().get("/healthz").status_code == 200
 
 
 def test_behind_a_trusted_proxy_sign_in_limits_count_each_client_address(app, centre_id, database_url, clock):

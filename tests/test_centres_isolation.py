@@ -18,7 +18,7 @@ from sqlalchemy import select
 from engine import models
 from engine.models import Base
 
-from centres_support import add_centre, add_staff, read, staff_browser
+from centres_support import add_centre, add_membership, add_staff, read, staff_browser
 from test_sitting_end_to_end import correct_fields, form_of
 
 #: URL argument names that always identify centre data.
@@ -131,12 +131,18 @@ def _attack_data(browser, a_ids):
             "action": "pause"}
 
 
-@pytest.mark.parametrize("b_roles", ["admin", ALL_NON_ADMIN_ROLES], ids=["centre-admin", "every-other-role"])
-def test_no_route_lets_centre_b_staff_reach_centre_a(app, demo, invigilator, candidate_factory, b_roles):
+@pytest.mark.parametrize("b_roles,also_in_a", [("admin", False), (ALL_NON_ADMIN_ROLES, False), ("admin", True)],
+                         ids=["centre-admin", "every-other-role", "member-of-a-and-b-working-in-b"])
+def test_no_route_lets_centre_b_staff_reach_centre_a(app, demo, invigilator, candidate_factory, b_roles, also_in_a):
+    """With ``also_in_a`` the attacker is a member of both centres working in B: while working in
+    B they must see nothing of A (they switch to A to work there)."""
     a_ids = _centre_a(app, demo, invigilator, candidate_factory)
     b_centre_id = add_centre(app, "99002", "Centre B")
-    add_staff(app, b_centre_id, "b_staff", PASSWORD, b_roles)
+    b_staff = add_staff(app, b_centre_id, "b_staff", PASSWORD, b_roles)
     markers = _markers(app, a_ids, demo)
+    if also_in_a:
+        add_membership(app, b_staff, a_ids["centre_id"])
+        markers.remove(read(app, lambda s: s.get(models.Centre, a_ids["centre_id"]).name))  # offered in the header
     before = _snapshot(app)
     browser = staff_browser(app, "b_staff", PASSWORD)
 
@@ -207,3 +213,122 @@ def test_centre_b_cannot_smuggle_centre_a_candidates_into_its_own_sitting(app, d
     response = browser.post(f"/centre/{b_centre_id}/candidates/{a_candidate}", candidate_number="0001",
                             first_name="Mallory", last_name="Mallory")
     assert response.status_code == 404
+
+
+def _candidate_in(app, centre_id: int, number: str, first: str, last: str) -> int:
+    def add(session):
+        candidate = models.Candidate(centre_id=centre_id, candidate_number=number, first_name=first, last_name=last)
+        session.add(candidate)
+        session.commit()
+        return candidate.id
+    return read(app, add)
+
+
+def test_a_member_of_two_centres_sees_each_only_while_working_in_it_and_never_a_third(
+        app, demo, invigilator, candidate_factory):
+    a_ids = _centre_a(app, demo, invigilator, candidate_factory)
+    b_centre_id, c_centre_id = add_centre(app, "99002", "Centre B"), add_centre(app, "99003", "Centre C")
+    b_candidate = _candidate_in(app, b_centre_id, "0001", "Brenda", "Bexley")
+    c_candidate = _candidate_in(app, c_centre_id, "0001", "Cyril", "Cornwall")
+    officer = add_staff(app, a_ids["centre_id"], "two_centres", PASSWORD, "exams_officer,invigilator")
+    add_membership(app, officer, b_centre_id)
+    browser = staff_browser(app, "two_centres", PASSWORD)
+    a_candidate_page = f"/centre/{a_ids['centre_id']}/candidates/{a_ids['candidate_id']}"
+    b_candidate_page = f"/centre/{b_centre_id}/candidates/{b_candidate}"
+    c_pages = [f"/centre/{c_centre_id}/", f"/centre/{c_centre_id}/candidates/{c_candidate}",
+               f"/centre/{c_centre_id}/candidates"]
+
+    def working_in_a_only():
+        assert browser.client.get(a_candidate_page).status_code == 200
+        assert f'/invigilate/sittings/{a_ids["sitting_id"]}"' in browser.client.get("/invigilate/").get_data(as_text=True)
+        assert browser.client.get(f"/results/sittings/{a_ids['sitting_id']}").status_code == 200
+        assert browser.client.get(b_candidate_page).status_code == 404
+        assert browser.client.get("/centre/").headers["Location"].endswith(f"/centre/{a_ids['centre_id']}/")
+        assert "Bexley" not in browser.client.get(f"/centre/{a_ids['centre_id']}/candidates").get_data(as_text=True)
+
+    def working_in_b_only():
+        assert browser.client.get(b_candidate_page).status_code == 200
+        assert browser.client.get(a_candidate_page).status_code == 404
+        for path in (f"/results/sittings/{a_ids['sitting_id']}", f"/invigilate/sittings/{a_ids['sitting_id']}",
+                     f"/results/attempts/{a_ids['attempt_id']}"):
+            assert browser.client.get(path).status_code == 404, path
+        listing = browser.client.get(f"/centre/{b_centre_id}/candidates").get_data(as_text=True)
+        assert "Bexley" in listing and "Aisha" not in listing
+        assert browser.client.get("/centre/").headers["Location"].endswith(f"/centre/{b_centre_id}/")
+        sittings_page = browser.client.get("/invigilate/").get_data(as_text=True)
+        assert f'/invigilate/sittings/{a_ids["sitting_id"]}"' not in sittings_page
+
+    # The home centre first; the header offers the other centre, never a third.
+    header = browser.client.get("/staff/").get_data(as_text=True)
+    assert "Working in" in header and "Centre B" in header and "Centre C" not in header
+    working_in_a_only()
+    response = browser.post("/staff/centre", centre_id=str(b_centre_id))
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/centre/{b_centre_id}/")
+    working_in_b_only()
+    # Switching to a centre one does not belong to is refused and changes nothing.
+    assert browser.post("/staff/centre", centre_id=str(c_centre_id)).status_code == 404
+    working_in_b_only()
+    for path in c_pages:
+        assert browser.client.get(path).status_code == 404, path
+    # And back to A.
+    assert browser.post("/staff/centre", centre_id=str(a_ids["centre_id"])).status_code == 303
+    working_in_a_only()
+    for path in c_pages:
+        assert browser.client.get(path).status_code == 404, path
+    # Every switch is audited.
+    switches = read(app, lambda s: s.scalars(select(models.AuditEvent.subject).where(
+        models.AuditEvent.action == "staff.working_centre")).all())
+    assert switches == [f"centre:{b_centre_id}", f"centre:{a_ids['centre_id']}"]
+
+
+def test_centre_staff_pages_list_members_of_several_centres_and_only_the_awarding_body_sets_them(app, demo):
+    b_centre_id = add_centre(app, "99002", "Centre B")
+    a_centre_id = read(app, lambda s: s.scalar(select(models.Centre.id).where(models.Centre.number == "99001")))
+    roaming = add_staff(app, b_centre_id, "roaming", PASSWORD, "invigilator")
+    add_membership(app, roaming, a_centre_id)
+    officer = staff_browser(app, "officer", "officer-demo")
+    listing = officer.client.get(f"/centre/{a_centre_id}/staff").get_data(as_text=True)
+    assert "roaming" in listing and "also works for 1 other centre" in listing
+    # A centre's officer cannot attach staff to other centres: the form has no centres field,
+    # and a posted one is ignored.
+    page = officer.client.get(f"/centre/{a_centre_id}/staff/{roaming}").get_data(as_text=True)
+    assert 'name="centres"' not in page
+    officer.post(f"/centre/{a_centre_id}/staff/{roaming}", display_name="Roaming", roles="invigilator",
+                 active="yes", set_centres="yes", centres=[str(a_centre_id)])
+    from engine import staff_centres
+    user = read(app, lambda s: s.get(models.StaffUser, roaming))
+    assert sorted(read(app, lambda s: staff_centres.centre_ids(s.get(models.StaffUser, roaming), s))) == \
+        sorted([a_centre_id, b_centre_id]), user
+    # The awarding-body administrator sets them (at least one).
+    add_staff(app, None, "awarding_admin", PASSWORD, "admin")
+    admin = staff_browser(app, "awarding_admin", PASSWORD)
+    assert 'name="centres"' in admin.client.get(f"/centre/{a_centre_id}/staff/{roaming}").get_data(as_text=True)
+    refused = admin.post(f"/centre/{a_centre_id}/staff/{roaming}", display_name="Roaming", roles="invigilator",
+                         active="yes", set_centres="yes")
+    assert refused.status_code == 400 and "choose at least one centre" in refused.get_data(as_text=True)
+    done = admin.post(f"/centre/{a_centre_id}/staff/{roaming}", display_name="Roaming", roles="invigilator",
+                      active="yes", set_centres="yes", centres=[str(b_centre_id)])
+    assert done.status_code == 303
+    assert read(app, lambda s: staff_centres.centre_ids(s.get(models.StaffUser, roaming), s)) == [b_centre_id]
+    assert "roaming" not in officer.client.get(f"/centre/{a_centre_id}/staff").get_data(as_text=True)
+    assert officer.client.get(f"/centre/{a_centre_id}/staff/{roaming}").status_code == 404
+
+
+def test_cli_adds_staff_to_several_centres(app, demo, runner):
+    add_centre(app, "99002", "Centre B")
+    result = runner.invoke(args=["staff", "add", "multi", "--name", "Multi Centre", "--role", "invigilator",
+                                 "--centre", "99001", "--centre", "99002", "--password", PASSWORD])
+    assert result.exit_code == 0, result.output
+    assert "at centres 99001, 99002" in result.output
+    from engine import staff_centres
+
+    def numbers(session):
+        user = session.scalar(select(models.StaffUser).where(models.StaffUser.username == "multi"))
+        return [session.get(models.Centre, i).number for i in staff_centres.centre_ids(user, session)]
+    assert read(app, numbers) == ["99001", "99002"]
+    result = runner.invoke(args=["staff", "centres", "multi", "--centre", "99002"])
+    assert result.exit_code == 0, result.output
+    assert read(app, numbers) == ["99002"]
+    result = runner.invoke(args=["staff", "add", "nowhere", "--name", "X", "--role", "invigilator",
+                                 "--centre", "99009", "--password", PASSWORD])
+    assert result.exit_code == 1 and "There is no centre 99009" in result.output

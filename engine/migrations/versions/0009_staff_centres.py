@@ -14,8 +14,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "staff_centres",
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("centre_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["centre_id"], ["centres.id"]),
+        sa.ForeignKeyConstraint(["staff_id"], ["staff_users.id"]),
+        sa.PrimaryKeyConstraint("staff_id", "centre_id"),
+    )
+    op.create_index(op.f("ix_staff_centres_centre_id"), "staff_centres", ["centre_id"], unique=False)
+    # Every existing member of staff works at their one centre.
+    op.execute("INSERT INTO staff_centres (staff_id, centre_id) "
+               "SELECT id, centre_id FROM staff_users WHERE centre_id IS NOT NULL")
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f("ix_staff_centres_centre_id"), table_name="staff_centres")
+    op.drop_table("staff_centres")
