@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 EXTENSION_KEY = "onscreen.db"
@@ -46,6 +47,14 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, _record):
+        # A COMMIT that fails (SQLITE_BUSY, an I/O error) can leave SQLite's transaction open
+        # while SQLAlchemy counts it as over; the pooled connection would then refuse every
+        # later BEGIN. Never pool a connection inside a transaction.
+        if dbapi_connection is not None and dbapi_connection.in_transaction:
+            dbapi_connection.rollback()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
@@ -76,7 +85,13 @@ def session() -> Session:
 def _close_request_session(_exc):
     db_session = g.pop("db_session", None)
     if db_session is not None:
-        db_session.close()
+        try:
+            db_session.close()
+        except DBAPIError:
+            # The connection died after the response was made (a restart, a terminated
+            # backend): what was committed stays committed, the pool drops the connection,
+            # and the answer already made must still reach the browser (not a 500).
+            current_app.logger.warning("database connection lost while closing a request's session")
 
 
 @contextlib.contextmanager
