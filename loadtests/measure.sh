@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Re-measure the figures in docs/performance.md with one command. Starts the server it loads
+# (and stops it after), on a database of its own, so a developer's instance/ is never touched.
+#
+#   loadtests/measure.sh examday  sqlite|postgres   exam day for N candidates (N=300)
+#   loadtests/measure.sh capacity sqlite|postgres   common-scenario capacity, stepping N
+#   loadtests/measure.sh ceiling                    the ceiling app's capacity, same scenario
+#
+# Settings (environment): N, START, STEP, MAX, ITEMS (common scenario, 30), LOGIN (seconds, 60),
+# ALLOWED (exam-day seconds allowed, 180), RECONNECT=1, PORT (8103), CEILING_PORT (8113),
+# PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: EMPTIED first), ONSCREEN_WORKERS/THREADS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+WHAT=${1:?examday, capacity or ceiling}
+DB=${2:-sqlite}
+PORT=${PORT:-8103}
+CEILING_PORT=${CEILING_PORT:-8113}
+OUT=${OUT:-loadtests/out/$(date +%Y%m%d-%H%M%S)-$WHAT-$DB}
+mkdir -p "$OUT"
+export ONSCREEN_INSTANCE_PATH=$PWD/$OUT
+export ONSCREEN_SECRET_KEY=${ONSCREEN_SECRET_KEY:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}
+if [ "$DB" = postgres ]; then
+  # The load database is emptied first: forms made in earlier runs count towards the bank's
+  # exposure window, and after a few thousand the bank cannot make more. Never point PG_URL at
+  # a database that matters.
+  export ONSCREEN_DATABASE_URL=${PG_URL:-postgresql://postgres@127.0.0.1:5432/onscreen_load}
+  $BIN/python -c "
+import sqlalchemy as sa, sys
+engine = sa.create_engine(sys.argv[1].replace('postgresql://', 'postgresql+psycopg://', 1))
+with engine.begin() as c:
+    c.execute(sa.text('DROP SCHEMA public CASCADE')); c.execute(sa.text('CREATE SCHEMA public'))
+" "$ONSCREEN_DATABASE_URL"
+else
+  export ONSCREEN_DATABASE_URL=sqlite:///$PWD/$OUT/load.db
+fi
+
+SERVER=""
+stop() { if [ -n "$SERVER" ]; then kill -TERM -- "-$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi; }
+trap stop EXIT
+# CPU seconds used so far by the server's process group (gunicorn master, workers, sweeper): the
+# server's cost per request is robust to a busy machine, where its response times are not.
+group_cpu() {
+  local ticks=0 pid
+  for pid in $(ps -o pid= -g "$SERVER"); do
+    [ -r "/proc/$pid/stat" ] && ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  $BIN/python -c "print(round($ticks / $(getconf CLK_TCK), 2))"
+}
+cpu_report() {
+  local used requests
+  used=$($BIN/python -c "print(round($(group_cpu) - $CPU_BEFORE, 2))")
+  requests=$(find "$OUT" -name summary.json -exec $BIN/python -c 'import json,sys; print(sum(json.load(open(f))["total_requests"] for f in sys.argv[1:]))' {} + )
+  requests=${requests:-0}
+  echo "server CPU: ${used} s for ${requests} requests: $($BIN/python -c "print(round(1000 * $used / max(1, $requests), 2))") ms per request" | tee "$OUT/server_cpu.txt"
+}
+wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "no answer from $1" >&2; exit 1; }
+
+if [ "$WHAT" = ceiling ]; then
+  setsid $BIN/python -m gunicorn -c engine/gunicorn_conf.py -b 127.0.0.1:$CEILING_PORT loadtests.ceiling_app:app \
+    >"$OUT/server.log" 2>&1 &
+  SERVER=$!
+  wait_for "http://127.0.0.1:$CEILING_PORT/start"
+  CPU_BEFORE=$(group_cpu)
+  $BIN/onscreen loadtest capacity --ceiling --scenario common --host "http://127.0.0.1:$CEILING_PORT" \
+    --start "${START:-500}" --step "${STEP:-500}" --max "${MAX:-10000}" --items "${ITEMS:-30}" \
+    --login-seconds "${LOGIN:-60}" --out "$OUT" || true
+  cpu_report
+  exit 0
+fi
+
+$BIN/onscreen db upgrade >/dev/null
+ONSCREEN_BIND=127.0.0.1:$PORT setsid $BIN/onscreen serve >"$OUT/server.log" 2>&1 &
+SERVER=$!
+wait_for "http://127.0.0.1:$PORT/healthz"
+CPU_BEFORE=$(group_cpu)
+case "$WHAT" in
+  examday)
+    $BIN/onscreen loadtest prepare --candidates "${N:-300}" --allowed-seconds "${ALLOWED:-180}" --plan "$OUT/plan.json"
+    $BIN/onscreen loadtest run --plan "$OUT/plan.json" --host "http://127.0.0.1:$PORT" --login-seconds "${LOGIN:-60}" \
+      ${RECONNECT:+--reconnect} --out "$OUT/run" || true ;;
+  capacity)
+    $BIN/onscreen loadtest capacity --scenario common --host "http://127.0.0.1:$PORT" --start "${START:-100}" \
+      --step "${STEP:-100}" --max "${MAX:-5000}" --items "${ITEMS:-30}" --login-seconds "${LOGIN:-60}" \
+      --allowed-seconds 3600 --out "$OUT" || true ;;
+  *) echo "unknown measurement $WHAT (examday, capacity, ceiling)" >&2; exit 2 ;;
+esac
+cpu_report
+echo "Results in $OUT"
