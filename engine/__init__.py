@@ -35,18 +35,21 @@ def create_app(config: dict | None = None, plugins: tuple = ()) -> Flask:
     security.init_app(app)
     attempts.init_app(app)
     errors.init_app(app)
-    from engine import centre_admin, deployment
-    deployment.init_app(app)
+    from engine import access_tools, centre_admin, deployment, practice
+    deployment.init_app(app)  # also /healthz
+    from engine import staff_centres
+    staff_centres.init_app(app)  # several centres per member of staff; the working centre
+    access_tools.init_app(app)
+    practice.init_app(app)
+    from engine import authoring_views
+    authoring_views.init_app(app)  # /author pages, /assets (issue 10)
+    from engine import marking_views
+    app.register_blueprint(marking_views.bp)  # /marking: the marker's queue (issue 8)
     for blueprint in (candidate.bp, staff.bp, invigilation_views.bp, results.bp, preview.bp, centre_admin.bp):
         app.register_blueprint(blueprint)
+    from engine import lock_web
+    lock_web.init_app(app)  # exam-condition locks: blocked page, browser signals, lock assets (issue 7)
     cli.init_app(app)
-
-    @app.get("/healthz")
-    def healthz():
-        from sqlalchemy import text
-        db.session().execute(text("SELECT 1"))
-        return {"status": "ok"}
-
     return app
 
 

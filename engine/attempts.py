@@ -10,6 +10,7 @@ invigilator request) and by ``onscreen sweep``, which a centre runs every few se
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import secrets
 from dataclasses import dataclass
@@ -96,14 +97,21 @@ def open_sitting(db: Session, *, centre: models.Centre, specification: models.Te
 
 
 def live_pool(db: Session, specification: models.TestSpecification) -> list[PoolItem]:
-    """The latest version of every live item of the specification's unit."""
+    """The live version of every live item of the specification's unit: its latest approved one
+    (a newer draft of a live item waits for review: engine/authoring_workflow.py)."""
     items = db.scalars(
         select(models.Item)
         .where(models.Item.unit_id == specification.unit_id, models.Item.status == "live")
         .options(selectinload(models.Item.versions).selectinload(models.ItemVersion.criterion)
                  .selectinload(models.AssessmentCriterion.learning_outcome))
     ).all()
-    return [forms.pool_item(item, item.latest) for item in items]
+    from engine.authoring_workflow import live_versions
+    pool = [forms.pool_item(item, version) for item, version in live_versions(db, list(items))]
+    # Where enough attempts exist, the measured facility replaces the writer's estimate (issue 8).
+    from flask import current_app, has_app_context
+    from engine.item_statistics import with_measured_difficulty
+    minimum = current_app.config.get("STATISTICS_MIN_ATTEMPTS", 0) if has_app_context() else 0
+    return with_measured_difficulty(db, pool, minimum)
 
 
 def form_plan(db: Session, specification: models.TestSpecification, candidates: list[models.Candidate],
@@ -255,6 +263,10 @@ def save_response(db: Session, attempt: models.Attempt, position: int, response,
     if existing is not None:
         if existing.position != position:
             raise NotAccepted("This save was already used for another question; reload the page.")
+        if _canonical(existing.response) != _canonical(response):
+            # A key reused for a different answer must not be acknowledged as saved: the
+            # candidate would see "Saved" while the newer answer is dropped.
+            raise NotAccepted("This save was already used for a different answer; change the answer again to save it.")
         return Receipt(existing.seq, existing.position, existing.recorded_at, True, existing.late)
     late = False
     if attempt.state == IN_PROGRESS and attempt.deadline_at is not None and now > attempt.deadline_at:
@@ -274,6 +286,11 @@ def save_response(db: Session, attempt: models.Attempt, position: int, response,
     form_item.current_response, form_item.current_seq = response, seq
     attempt.last_contact_at = now
     return Receipt(seq, position, now, False, late)
+
+
+def _canonical(response) -> str:
+    """The answer as it is stored (JSON), so a retry compares equal to its first delivery."""
+    return json.dumps(response, sort_keys=True, default=str)
 
 
 def _state_message(attempt: models.Attempt) -> str:

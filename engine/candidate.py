@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request, session, 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from engine import attempts, auth, clock, db, models, ratelimit
+from engine import attempts, auth, clock, db, lock_web, models, ratelimit
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.plugins import item_type
 from engine.security import secrets_match
@@ -37,7 +37,7 @@ def sign_in():
     form = {k: request.form.get(k, "").strip() for k in ("centre_number", "candidate_number", "keycode")}
     session_db = db.session()
     now = clock.now(session_db)
-    scopes = [f"ip:{client_address()}", f"candidate:{form['centre_number']}:{form['candidate_number']}"]
+    scopes = ratelimit.candidate_scopes(session_db, form["centre_number"], form["candidate_number"], client_address())
     error = None
     if not all(form.values()):
         error = "Enter your centre number, candidate number and the keycode your invigilator gives you."
@@ -47,12 +47,17 @@ def sign_in():
         keycode = attempts.normalise_keycode(form["keycode"])
         matches = [attempt for attempt, sitting in auth.find_entry_for_sign_in(form["centre_number"], form["candidate_number"])
                    if secrets_match(keycode, sitting.keycode) and sitting.keycode_active]
+        # Exam-condition locks (network, device, window, SEB) may refuse this browser: every reason is shown.
+        refused = lock_web.sign_in_refusals(matches[0]) if matches else []
+        if refused:
+            return render("candidate/sign_in.html", status=403, form=form, error=" ".join(refused))
         if matches:
             with db.writing(session_db):
                 attempt = session_db.get(models.Attempt, matches[0].id, with_for_update=True, populate_existing=True)
                 auth.sign_in_candidate(attempt)
+                lock_web.signed_in(attempt)
                 attempt.last_contact_at = now
-                ratelimit.clear(session_db, scopes[1:])
+                ratelimit.clear(session_db, [s for s in scopes if s.startswith("candidate:")])
             return redirect(url_for("candidate.details"), code=303)
         error = "Those details do not match a test that is open now. Check them with your invigilator."
         with db.writing(session_db):
@@ -78,6 +83,8 @@ def load_attempt(*, for_update: bool = False) -> models.Attempt:
 @bp.before_request
 def _candidate_context():
     g.is_candidate_page = True
+    # Every candidate request passes the exam-condition locks (engine/lock_web.py) first.
+    return lock_web.guard()
 
 
 def _sweep_if_expired(attempt: models.Attempt) -> models.Attempt:
@@ -158,9 +165,11 @@ def _in_test_or_redirect():
 
 
 def _form_items(attempt: models.Attempt) -> list[models.FormItem]:
+    # Not the item versions: the navigator needs positions and states only, and loading every
+    # item's definition cost about an eighth of the item page's CPU (docs/performance.md). The
+    # one item shown loads its own version.
     return db.session().scalars(
-        select(models.FormItem).where(models.FormItem.attempt_id == attempt.id)
-        .options(selectinload(models.FormItem.item_version)).order_by(models.FormItem.position)
+        select(models.FormItem).where(models.FormItem.attempt_id == attempt.id).order_by(models.FormItem.position)
     ).all()
 
 
@@ -226,8 +235,13 @@ def save(position: int):
         with db.writing(session_db):
             attempt = load_attempt(for_update=True)
             now = clock.now(session_db)
-            attempts.finish_if_expired(session_db, attempt, now, grace)
-            receipt = attempts.save_response(session_db, attempt, position, response, key, now, grace)
+            # The time-out finish must commit although this save is refused, so it is not
+            # raised inside the transaction (that would roll the finish back).
+            expired = attempts.finish_if_expired(session_db, attempt, now, grace)
+            if not expired:
+                receipt = attempts.save_response(session_db, attempt, position, response, key, now, grace)
+        if expired:
+            raise attempts.NotAccepted("Time is up: answers can no longer be changed.")
     except attempts.NotAccepted as refusal:
         if is_htmx() and attempt.state in (PAUSED, ON_BREAK):
             return hx_redirect(url_for("candidate.paused"))  # the screen must hide the item now
@@ -320,7 +334,9 @@ def done():
             return render("candidate/time_up.html", attempt=attempt)
         return redirect(_route_for_state(attempt) or url_for("candidate.test"))
     items = _form_items(attempt)
-    return render("candidate/done.html", attempt=attempt, answered=sum(1 for fi in items if fi.answered), total=len(items))
+    from engine.results import candidate_slip  # the result slip, only once released (issue 8)
+    return render("candidate/done.html", attempt=attempt, answered=sum(1 for fi in items if fi.answered), total=len(items),
+                  slip=candidate_slip(db.session(), attempt))
 
 
 @bp.post("/signout")

@@ -34,6 +34,9 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     from engine.forms_report import forms_group  # test forms: report, verify (engine/forms_report.py)
     app.cli.add_command(forms_group)
+    from engine.loadtest import loadtest_group; app.cli.add_command(loadtest_group)  # noqa: E702 (docs/load-testing.md)
+    from engine.results_cli import results_group; app.cli.add_command(results_group)  # noqa: E702 (docs/results.md)
+    from engine.lock_cli import locks_group; app.cli.add_command(locks_group)  # noqa: E702 (docs/locks.md)
 
 
 # --- database --------------------------------------------------------------------------------------
@@ -111,6 +114,14 @@ def bank_load(path):
 from engine.bank_report import report_command as _bank_report_command  # noqa: E402
 
 bank_group.add_command(_bank_report_command)
+# `onscreen bank export DIR`: the bank back to its YAML files (engine/bank_export.py).
+from engine.bank_export import export_command as _bank_export_command  # noqa: E402
+
+bank_group.add_command(_bank_export_command)
+# `onscreen bank import FILE --format qti|gift|moodlexml|aiken --unit URN` (engine/interchange/cli.py).
+from engine.interchange.cli import import_command as _bank_import_command  # noqa: E402
+
+bank_group.add_command(_bank_import_command)
 
 
 # --- plugins, sweeper, demo -----------------------------------------------------------------------
@@ -151,6 +162,9 @@ def demo_command(bank_path):
     """Create the demo centre, staff, candidates and a sitting, and print the log-ins."""
     from engine.demo import create_demo
     for line in create_demo(current_app, bank_path):
+        click.echo(line)
+    from engine.marking_demo import create_marking_demo  # an ended sitting for the marker (issue 8)
+    for line in create_marking_demo(current_app):
         click.echo(line)
 
 
@@ -291,28 +305,54 @@ def staff_group():
 @click.option("--name", "display_name", required=True, help="The person's name.")
 @click.option("--role", "roles", multiple=True, required=True,
               help="A role (repeat for several): admin, exams_officer, invigilator, item_writer, reviewer, marker.")
-@click.option("--centre", "centre_number", default=None,
-              help="The centre's number; leave out for an awarding-body account (an admin sees every centre).")
+@click.option("--centre", "centre_numbers", multiple=True,
+              help="A centre's number (repeat for someone who works for several; the first is their home "
+                   "centre); leave out for an awarding-body account (an admin sees every centre).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @with_appcontext
-def staff_add(username, display_name, roles, centre_number, password):
+def staff_add(username, display_name, roles, centre_numbers, password):
     """Create a staff account (the password is asked for, never echoed)."""
     from engine import staff_accounts
     session = db.new_session()
     try:
-        centre = _centre_by_number(session, centre_number) if centre_number else None
+        centres = [_centre_by_number(session, number) for number in dict.fromkeys(centre_numbers)]
         with db.writing(session):
             user, problems = staff_accounts.create(
-                session, by=None, centre=centre, username=username, display_name=display_name, roles=list(roles),
-                password=password, now=clock.now(session))
+                session, by=None, centre=centres[0] if centres else None, also=tuple(centres[1:]), username=username,
+                display_name=display_name, roles=list(roles), password=password, now=clock.now(session))
     finally:
         session.close()
     for problem in problems:
         click.echo(f"{problem.field}: {problem.message}", err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"Created {username} ({', '.join(roles)})" + (f" at centre {centre_number}." if centre_number
-                                                             else ", an awarding-body account."))
+    where = f" at centre{'s' if len(centres) > 1 else ''} {', '.join(c.number for c in centres)}." if centres \
+        else ", an awarding-body account."
+    click.echo(f"Created {username} ({', '.join(roles)})" + where)
+
+
+@staff_group.command("centres")
+@click.argument("username")
+@click.option("--centre", "centre_numbers", multiple=True, required=True,
+              help="A centre's number; repeat for each centre the person works for (the list replaces theirs).")
+@with_appcontext
+def staff_centres_command(username, centre_numbers):
+    """Set the centres an existing member of staff works for."""
+    from sqlalchemy import select
+
+    from engine import models, staff_accounts
+    session = db.new_session()
+    try:
+        user = session.scalar(select(models.StaffUser).where(models.StaffUser.username == username))
+        if user is None:
+            click.echo(f"There is no member of staff {username!r}.", err=True)
+            sys.exit(1)
+        centres = [_centre_by_number(session, number) for number in dict.fromkeys(centre_numbers)]
+        with db.writing(session):
+            staff_accounts.change_centres(session, by=None, target=user, centres=centres, now=clock.now(session))
+    finally:
+        session.close()
+    click.echo(f"{username} works for centre{'s' if len(centres) > 1 else ''} {', '.join(c.number for c in centres)}.")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ _ENV_SETTINGS = {
     "SESSION_COOKIE_SECURE": ("ONSCREEN_SECURE_COOKIES", False, lambda v: v.lower() in {"1", "true", "yes", "on"}),
     # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto (0: none).
     "PROXY_HOPS": ("ONSCREEN_PROXY_HOPS", 0, int),
+    # Specification codes whose tests do not allow read aloud (engine/access_tools.py).
+    "READ_ALOUD_FORBIDDEN": ("ONSCREEN_READ_ALOUD_FORBIDDEN", (), lambda v: tuple(c.strip() for c in v.split(",") if c.strip())),
+    # Counting attempts an item needs before its measured facility replaces its difficulty estimate
+    # in assembly (engine/item_statistics.py); 0 switches measured difficulty off.
+    "STATISTICS_MIN_ATTEMPTS": ("ONSCREEN_STATISTICS_MIN_ATTEMPTS", 30, int),
 }
 
 #: Secret keys that mark a development setup; refused outside debug and testing.

@@ -23,6 +23,7 @@ STAFF = [
     ("reviewer", "review-demo", "Demo Reviewer", "reviewer"),
     ("admin", "admin-demo", "Demo Administrator", "admin"),
     ("officer", "officer-demo", "Demo Exams Officer", "exams_officer"),
+    ("marker", "mark-demo", "Demo Marker", "marker"),
 ]
 CANDIDATES = [
     ("0001", "Aisha", "Khan", {}),

@@ -199,6 +199,8 @@ class TestSpecification(Base):
     pass_mark: Mapped[Decimal] = mapped_column(MARKS)
     #: The blueprint's rules, as in test.yaml (engine/blueprint.py), e.g. {"every_learning_outcome": true}.
     rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Exam-condition locks (issue 7), as in test.yaml: lock name -> settings (engine/locks.py).
+    locks: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     unit: Mapped[Unit] = relationship()
 
@@ -235,6 +237,8 @@ class Sitting(Base):
     keycode_active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: When the whole room was stopped (an emergency or a room pause); NULL while it runs.
     stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
+    #: Locks (issue 7) for this sitting, replacing the specification's per lock; NULL: as specified.
+    locks: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class Entry(Base):
@@ -284,6 +288,9 @@ class Attempt(Base):
     break_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     #: The candidate chose to hide the timer; kept on the attempt so a new workstation remembers it.
     timer_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Exam-condition locks (issue 7): when a lock locked the attempt, until the invigilator
+    #: unlocks it; a cache of the open ``Lockout`` rows, kept in the same transaction.
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
 
 
 class FormItem(Base):
@@ -302,9 +309,15 @@ class FormItem(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     marks_awarded: Mapped[Decimal | None] = mapped_column(MARKS)
     marks_available: Mapped[Decimal | None] = mapped_column(MARKS)
+    # Marking (issue 8).
+    #: The item version the marks came from: the form's own, or a corrected one after a regrade.
+    marked_version_id: Mapped[int | None] = mapped_column(ForeignKey("item_versions.id"), default=None)
+    #: The item type's outcome: correct, partial, incorrect, blank or needs_marking (or "marked").
+    mark_outcome: Mapped[str | None] = mapped_column(String(16), default=None)
 
     attempt: Mapped[Attempt] = relationship(back_populates="form_items")
-    item_version: Mapped[ItemVersion] = relationship()
+    item_version: Mapped[ItemVersion] = relationship(foreign_keys=[item_version_id])
+    marked_version: Mapped[ItemVersion | None] = relationship(foreign_keys=[marked_version_id])
 
     @property
     def answered(self) -> bool:
@@ -354,6 +367,13 @@ class Result(Base):
     #: [{"number", "title", "awarded", "available"}] per learning outcome.
     by_outcome: Mapped[list[Any]] = mapped_column(default=list)
     marked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Marking (issue 8).
+    #: [{"number", "title", "outcome", "awarded", "available"}] per assessment criterion.
+    by_criterion: Mapped[list[Any]] = mapped_column(default=list)
+    #: "provisional" while an open response awaits a marker or a moderator, then "confirmed".
+    status: Mapped[str] = mapped_column(String(16), default="confirmed", server_default="confirmed")
+    #: When the result was released (``engine.marking_queue.release``); NULL until then.
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
 
     attempt: Mapped[Attempt] = relationship(back_populates="result")
 
@@ -427,4 +447,4 @@ class IncidentAttempt(Base):
 
 # Models of later capabilities live in their own modules; importing them here puts every
 # table in one metadata (migrations, tests and create_all see the whole schema).
-from engine import models_authoring, models_locks, models_marking  # noqa: E402,F401
+from engine import models_authoring, models_locks, models_marking, models_staff  # noqa: E402,F401

@@ -44,12 +44,24 @@ def _headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.endpoint != "static":
+    # Assets are named by their content hash (engine/assets.py) and set their own long cache.
+    if request.endpoint not in ("static", "assets.serve"):
         # Answers, keycodes and results must never sit in a shared or back-button cache.
         headers["Cache-Control"] = "no-store"
     if "HX-Request" in request.headers or response.vary:
         response.vary.add("HX-Request")
     return response
+
+
+def local_path(target: str | None, default: str) -> str:
+    """``target`` if it is a path on this site, else ``default``: for "next" addresses, so a link
+    cannot send someone to another site after they sign in. Browsers read ``/\\evil`` as
+    ``//evil`` and drop tabs and newlines (``/<TAB>/evil``), so those are refused as well."""
+    target = target or ""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return default
+    return target
 
 
 def secrets_match(typed: str, expected: str) -> bool:
