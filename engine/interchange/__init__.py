@@ -23,8 +23,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import banks, models
+from engine import assets, banks, models
 from engine.interchange import aiken, gift, moodle_xml, moodle_xml_write, qti_read, qti_write
+from engine.interchange.images import FoundImage, find_images
 from engine.interchange.model import CRITERION_IN_TEXT, CRITERION_TAG, ParsedItem, Skipped, make_key
 from engine.interchange.packages import MAX_UPLOAD_BYTES
 from engine.interchange.safe_xml import InterchangeError
@@ -49,6 +50,8 @@ class ImportedItem:
     where: str
     notes: list[str] = field(default_factory=list)
     approximations: list[str] = field(default_factory=list)
+    #: src -> the image's bytes from the package, stored (and the src rewritten) when the import is.
+    images: dict[str, FoundImage] = field(default_factory=dict, repr=False)
 
     def as_bank_item(self) -> dict:
         """The item as a bank file writes it (``id``, ``type``, ``criterion``, ``topics``, definition)."""
@@ -152,7 +155,7 @@ def import_file(source: bytes | Path, fmt: str, unit_urn: str, strict: bool = Fa
             _resolve(parsed, report, criteria, criterion, item_types, Path(report.source).stem)
             if report.items and not dry_run and not (strict and report.problems):
                 _store(db, unit, criteria, report, item_types, now or clock.now(db), report.source)
-    except InterchangeError as exc:
+    except (InterchangeError, assets.AssetError) as exc:  # AssetError: checked before, so never expected
         report.error, report.items, report.stored = str(exc), [], False
     return report
 
@@ -197,8 +200,6 @@ def _resolve(parsed, report: ImportReport, criteria: dict, default: str | None, 
                 continue
             topics = topic_ids[:1]
             notes.append(f"{entry.where}: no amplification topic named; filed under {topics[0]}")
-        if "<img" in repr(entry.definition):
-            notes.append(f"{entry.where}: images are not imported; their sources are left as written")
         item_type = item_types.get(entry.type_name)
         if item_type is None:
             report.problems.append(ImportProblem(entry.where, key, f"the item type {entry.type_name} is not installed"))
@@ -207,21 +208,29 @@ def _resolve(parsed, report: ImportReport, criteria: dict, default: str | None, 
         if problems:
             report.problems.append(ImportProblem(entry.where, key, "; ".join(str(p) for p in problems)))
             continue
-        if report.strict and entry.approximations:
+        images, image_problems = find_images(entry.definition, entry.files, entry.base, entry.where)
+        notes.extend(image_problems)
+        if report.strict and (entry.approximations or image_problems):
             report.problems.append(ImportProblem(entry.where, key, "cannot be represented exactly: "
-                                                 + "; ".join(entry.approximations)))
+                                                 + "; ".join(entry.approximations + image_problems)))
         report.items.append(ImportedItem(key, entry.type_name, criterion, topics, entry.definition, entry.where,
-                                         notes, list(entry.approximations)))
+                                         notes, list(entry.approximations), images))
 
 
 def _store(db, unit, criteria, report: ImportReport, item_types, now, filename) -> None:
     """Add each item, or a new version of an existing one, the way ``bank load`` does.
 
     Not through ``banks._upsert_item``: that reads images from the bank's folder on disk, and an
-    imported file must never make the server read files of its choosing.
+    imported file must never make the server read files of its choosing. Images come only from the
+    file itself (``entry.images``) and are stored here, in the import's transaction.
     """
     existing = {item.key: item for item in db.scalars(select(models.Item).where(models.Item.unit_id == unit.id))}
     for index, entry in enumerate(report.items):
+        if entry.images:
+            def to_asset(src: str, _field: str, found=entry.images) -> str:
+                image = found.get(src)
+                return assets.url_of(assets.store(db, image.data, now, bank_path=image.path)) if image else src
+            entry.definition = assets._map_srcs(entry.definition, to_asset)
         definition = item_types[entry.type_name].sanitise_definition(entry.definition)
         record = banks.ItemRecord(
             key=entry.key, type_name=entry.type_name, criterion=entry.criterion, topics=entry.topics,

@@ -40,6 +40,10 @@ class ParsedItem:
     notes: list[str] = field(default_factory=list)
     #: Ways the imported marking differs from the file's own: imported only when not strict.
     approximations: list[str] = field(default_factory=list)
+    #: The files its images may come from (a package's members by path, or Moodle's embedded files)
+    #: and the folder its srcs are relative to; None when the file imported carries no images.
+    files: dict[str, bytes] | None = field(default=None, repr=False, compare=False)
+    base: str = ""
 
 
 @dataclass

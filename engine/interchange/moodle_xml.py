@@ -9,6 +9,8 @@ category path may name the criterion ("AC1.2") and topics.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import re
 import xml.etree.ElementTree as ET
@@ -53,8 +55,6 @@ def _html(element: ET.Element | None, where: str, notes: list[str]) -> str:
         return ""
     raw = text_of(element.find("text")) if element.find("text") is not None else text_of(element)
     text_format = element.get("format", "html")
-    if "@@PLUGINFILE@@" in raw:
-        notes.append(f"{where}: embedded files (@@PLUGINFILE@@) are not imported; their images will not show")
     if text_format == "html" or (text_format == "moodle_auto_format" and re.search(r"<[a-zA-Z][^>]*>", raw)):
         return clean_html(raw, where, notes)
     return text_to_html(raw)
@@ -109,7 +109,24 @@ def _question(q: ET.Element, kind: str, where: str, key, category: str) -> Parse
     else:
         raise _Unrepresentable(f"Moodle question type {kind!r} has no onscreen item type")
     return ParsedItem(where=where, type_name=type_name, key_hint=key, tags=tags, notes=notes, approximations=approx,
-                      definition={"stem": stem, "marks": marks_value(marks), **defn})
+                      definition={"stem": stem, "marks": marks_value(marks), **defn},
+                      files=_embedded_files(q, where, notes))
+
+
+def _embedded_files(q: ET.Element, where: str, notes: list[str]) -> dict[str, bytes]:
+    """The question's ``<file name= path= encoding="base64">`` elements by path (as
+    ``@@PLUGINFILE@@/path/name`` names them); the import stores the images among them."""
+    files: dict[str, bytes] = {}
+    for element in q.iter("file"):
+        name = f"{(element.get('path') or '/').strip('/')}/{element.get('name', '')}".lstrip("/")
+        if element.get("encoding", "base64") != "base64" or not element.get("name"):
+            notes.append(f"{where}: embedded file {name!r} is not named or not base64; it was left out")
+            continue
+        try:
+            files.setdefault(name, base64.b64decode("".join((element.text or "").split()), validate=True))
+        except (binascii.Error, ValueError):
+            notes.append(f"{where}: embedded file {name!r} is not valid base64; it was left out")
+    return files
 
 
 def _stem_and_text(passage: str, default: str, notes: list[str], where: str) -> tuple[str, str]:

@@ -45,9 +45,13 @@ def read(data: bytes, name: str) -> list[ParsedItem | Skipped]:
             found.append(Skipped(where, "the manifest names this file but the package does not hold it"))
         else:
             try:
-                found.append(read_item(parse_xml(files[path], where), where))
+                entry = read_item(parse_xml(files[path], where), where)
             except InterchangeError as exc:
                 found.append(Skipped(where, str(exc)))
+                continue
+            if isinstance(entry, ParsedItem):  # its images are resolved from its own folder in the package
+                entry.files, entry.base = files, posixpath.dirname(path)
+            found.append(entry)
     if not found:
         raise InterchangeError(f"{name}: the manifest lists no QTI items (resources of type imsqti_item_...)")
     return found
