@@ -14,6 +14,7 @@ from flask import (
     Blueprint, abort, current_app, g, jsonify, redirect, request, send_from_directory, url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from engine import auth, clock, db, lock_state, locks, models
 from engine.attempt_states import FINISHED, IN_PROGRESS
@@ -24,6 +25,11 @@ bp = Blueprint("locks", __name__)
 
 #: Candidate endpoints the guard leaves alone: no attempt yet, or leaving.
 UNGUARDED = frozenset({"candidate.index", "candidate.sign_in", "candidate.sign_out"})
+#: The attempt's surroundings, loaded with it by the guard.
+ATTEMPT_CONTEXT = (
+    joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification),
+    joinedload(models.Attempt.entry).joinedload(models.Entry.candidate).joinedload(models.Candidate.centre),
+)
 #: A blocked attempt is recorded for the invigilator at most this often.
 BLOCK_RECORD_SECONDS = 60
 
@@ -60,7 +66,9 @@ def guard():
     claim = auth.current_attempt_id()
     if claim is None:
         return None
-    attempt = db.session().get(models.Attempt, claim[0])
+    # One query for what every candidate request reads next (the locks need the sitting and its
+    # specification, the pages the centre's time zone); lazy loads cost a statement each.
+    attempt = db.session().get(models.Attempt, claim[0], options=ATTEMPT_CONTEXT)
     if attempt is None or attempt.session_generation != claim[1]:
         return None  # the route itself signs a cut-off browser out
     ctx = _context(attempt, locks.PAGE)

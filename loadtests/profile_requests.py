@@ -1,0 +1,115 @@
+"""Server CPU and SQL statements per request on the test-taking path, measured in-process.
+
+    .venv/bin/python loadtests/profile_requests.py [--requests 200] [--database-url URL] [--profile save]
+
+Builds a scratch SQLite database (or uses an empty PostgreSQL database you name) with the bundled
+banks and the demo, signs candidate 0001 in, starts the sitting, then times the item page, the save
+and the timer sync through the Flask test client. CPU is ``time.process_time`` (robust to other load
+on the machine, unlike wall time); statements are counted with an SQLAlchemy event. ``--profile``
+prints a cProfile of one kind of request. The figures go to docs/performance.md by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import event, select  # noqa: E402
+
+from engine import attempts, clock, create_app, db, migrations, models  # noqa: E402
+from engine.demo import create_demo  # noqa: E402
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def prepare(database_url: str):
+    app = create_app({"SECRET_KEY": "profile", "DATABASE_URL": database_url,
+                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    migrations.upgrade(app)
+    printed = "\n".join(create_demo(app, REPO / "item_banks"))
+    keycode = re.search(r"keycode (\w+)\.", printed).group(1)
+    sitting_id = int(re.search(r"Sitting (\d+):", printed).group(1))
+    client = app.test_client()
+    page = client.get("/start").get_data(as_text=True)
+    response = client.post("/start", data={"centre_number": "99001", "candidate_number": "0001",
+                                           "keycode": keycode, "csrf_token": csrf_from(page)})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    csrf = csrf_from(client.get("/details", follow_redirects=True).get_data(as_text=True))
+    client.post("/details", data={"confirm": "yes", "csrf_token": csrf})
+    session = db.new_session(app)
+    with app.app_context(), db.writing(session):
+        attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "profile", clock.now(session))
+    # A text answer that any item type parses or ignores: the save path runs in full either way.
+    with app.app_context():
+        first = session.scalar(select(models.FormItem).join(models.Attempt).order_by(models.FormItem.position))
+        position = first.position
+    session.close()
+    return app, client, csrf, position
+
+
+def measure(app, client, csrf, position, requests: int, profile: str | None):
+    statements = {"n": 0}
+
+    @event.listens_for(db.engine_for(app), "before_cursor_execute")
+    def _count(*_args):
+        statements["n"] += 1
+
+    kinds = {
+        "item page": lambda: client.get(f"/test/item/{position}"),
+        "save": lambda: client.post(f"/test/item/{position}", headers={"HX-Request": "true"},
+                                    data={"csrf_token": csrf, "idem": uuid.uuid4().hex, "r-choice": "a"}),
+        "timer sync": lambda: client.get("/test/time", headers={"HX-Request": "true"}),
+    }
+    rows = []
+    for name, call in kinds.items():
+        call()  # warm caches and templates
+        cpu, counts = [], []
+        profiler = cProfile.Profile() if profile == name else None
+        for _ in range(requests):
+            statements["n"] = 0
+            started = time.process_time()
+            if profiler:
+                profiler.enable()
+            response = call()
+            if profiler:
+                profiler.disable()
+            cpu.append((time.process_time() - started) * 1000)
+            counts.append(statements["n"])
+            assert response.status_code < 400, (name, response.status_code)
+        rows.append((name, statistics.median(cpu), statistics.mean(cpu), max(counts)))
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--database-url", help="an EMPTY database (default: a scratch SQLite file)")
+    parser.add_argument("--profile", choices=["item page", "save", "timer sync"])
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = options.database_url or f"sqlite:///{Path(folder) / 'profile.db'}"
+        app, client, csrf, position = prepare(url)
+        rows = measure(app, client, csrf, position, options.requests, options.profile)
+        db.engine_for(app).dispose()
+    print(f"{'request':<12} {'CPU median ms':>14} {'CPU mean ms':>12} {'statements':>11}")
+    for name, median, mean, count in rows:
+        print(f"{name:<12} {median:>14.2f} {mean:>12.2f} {count:>11}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
