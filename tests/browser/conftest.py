@@ -5,7 +5,7 @@ browser``); Playwright never downloads one. Without Chromium or Playwright the t
 a clear message on a developer's machine, and fail in CI (``CI`` or
 ``ONSCREEN_REQUIRE_BROWSER=1``), so a missing browser can never pass as green.
 
-Each test gets its own server (a thread on port 8104, werkzeug) over a fresh copy of the demo
+Each test gets its own server (a werkzeug thread on a free port) over a fresh copy of the demo
 database, so tests never see each other's sittings.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .browser_support import SETTINGS, LiveServer
 from engine import create_app, db
 
 CHROMIUM = os.environ.get("ONSCREEN_CHROMIUM", "/usr/bin/chromium")
-PORT = int(os.environ.get("ONSCREEN_BROWSER_TEST_PORT", "8104"))
+#: 0 (the default) lets the system choose a free port, so two runs on one machine never collide.
+PORT = int(os.environ.get("ONSCREEN_BROWSER_TEST_PORT", "0"))
 
 
 def _browser_required() -> bool:
@@ -70,10 +71,7 @@ def live_server(demo_snapshot, tmp_path):
     shutil.copy(demo_snapshot["path"], path)
     app = create_app({**SETTINGS, "DATABASE_URL": f"sqlite:///{path}"})
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the test output
-    try:
-        server = make_server("127.0.0.1", PORT, app, threaded=True)
-    except OSError:  # the port is taken (another run): any free port will do
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", PORT, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:

@@ -3,7 +3,8 @@ candidate, practice, invigilator and staff page, in every colour scheme, at 1280
 no violations. Candidate pages must also reflow at 320 px (no sideways scrolling).
 
 To scan a new page, add its path to the right list below; ``{sitting_id}``, ``{attempt_id}``,
-``{centre_id}``, ``{candidate_id}``, ``{staff_id}`` and ``{version_id}`` are filled in from the
+``{centre_id}``, ``{candidate_id}``, ``{staff_id}``, ``{version_id}``, ``{item_id}`` and
+``{specification_id}`` are filled in from the
 demo. Pages that need a state (paused, finished) are scanned where the test makes that state.
 """
 from __future__ import annotations
@@ -44,8 +45,21 @@ STAFF_PAGES = [
     ("officer", "/centre/{centre_id}/staff/{staff_id}"),
     ("officer", "/centre/{centre_id}/sittings"),
     ("officer", "/centre/{centre_id}/audit"),
+    ("officer", "/results/"),
+    ("officer", "/results/attempts/{attempt_id}"),
+    ("writer", "/author/"),
+    ("writer", "/author/new"),
+    ("writer", "/author/items/{item_id}"),
+    ("writer", "/author/items/{item_id}/edit"),
+    ("writer", "/author/images"),
+    ("writer", "/author/import"),
+    ("writer", "/results/statistics"),
+    ("writer", "/results/statistics/{specification_id}"),
+    ("marker", "/marking/"),
+    ("marker", "/marking/sittings/{sitting_id}"),
 ]
-PASSWORDS = {"invigilator": "invigilate-demo", "admin": "admin-demo", "officer": "officer-demo"}
+PASSWORDS = {"invigilator": "invigilate-demo", "admin": "admin-demo", "officer": "officer-demo",
+             "writer": "write-demo", "marker": "mark-demo"}
 
 
 #: What makes the page wider than the window, leaving out data tables (WCAG 1.4.10 excepts
@@ -218,6 +232,8 @@ def _ids(live_server) -> dict:
             "candidate_id": session.scalar(select(models.Candidate.id).where(models.Candidate.centre_id == centre.id)),
             "staff_id": session.scalar(select(models.StaffUser.id).where(models.StaffUser.username == "invigilator")),
             "version_id": session.scalar(select(models.ItemVersion.id).order_by(models.ItemVersion.id)),
+            "item_id": session.scalar(select(models.Item.id).order_by(models.Item.id)),
+            "specification_id": session.scalar(select(models.TestSpecification.id).order_by(models.TestSpecification.id)),
         }
     return live_server.query(find)
 

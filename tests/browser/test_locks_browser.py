@@ -22,7 +22,6 @@ from engine import attempts, clock, create_app, db, lock_state, models
 from conftest import TEST_SETTINGS
 
 CHROMIUM = os.environ.get("ONSCREEN_CHROMIUM", "/usr/bin/chromium")
-PORT = int(os.environ.get("ONSCREEN_LOCKS_BROWSER_PORT", "8101"))
 
 
 def _unavailable() -> str | None:
@@ -46,11 +45,11 @@ def server(demo_snapshot, tmp_path):
     shutil.copy(demo_snapshot["path"], path)
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": f"sqlite:///{path}"})
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    live = make_server("127.0.0.1", PORT, app, threaded=True)
+    live = make_server("127.0.0.1", 0, app, threaded=True)  # any free port
     thread = threading.Thread(target=live.serve_forever, daemon=True)
     thread.start()
     try:
-        yield app, f"http://127.0.0.1:{PORT}", dict(demo_snapshot["info"])
+        yield app, f"http://127.0.0.1:{live.server_port}", dict(demo_snapshot["info"])
     finally:
         live.shutdown()
         thread.join(timeout=10)
