@@ -72,7 +72,10 @@ def load_attempt(*, for_update: bool = False) -> models.Attempt:
         abort(hx_redirect(url_for("candidate.sign_in")))
     attempt_id, generation = claim
     session_db = db.session()
-    attempt = session_db.get(models.Attempt, attempt_id, with_for_update=for_update, populate_existing=for_update)
+    # with_for_update=None (not False) lets a plain read use the attempt the lock guard loaded:
+    # SQLAlchemy skips the identity map for any with_for_update that is not None.
+    attempt = session_db.get(models.Attempt, attempt_id, with_for_update=True if for_update else None,
+                             populate_existing=for_update)
     if attempt is None or attempt.session_generation != generation:
         # Signed in again elsewhere (a device move): this browser is cut off.
         session.pop("candidate", None)

@@ -69,6 +69,9 @@ def guard():
     # One query for what every candidate request reads next (the locks need the sitting and its
     # specification, the pages the centre's time zone); lazy loads cost a statement each.
     attempt = db.session().get(models.Attempt, claim[0], options=ATTEMPT_CONTEXT)
+    # The session's identity map holds objects weakly: kept for the request, the route's own
+    # load_attempt() finds this one (and what came with it) instead of asking again.
+    g.guarded_attempt = attempt
     if attempt is None or attempt.session_generation != claim[1]:
         return None  # the route itself signs a cut-off browser out
     ctx = _context(attempt, locks.PAGE)
