@@ -16,8 +16,9 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import event, func, insert, or_, select, update
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import models, timing
 from engine import forms
@@ -187,11 +188,17 @@ def ledger(db: Session, attempt: models.Attempt, now: dt.datetime) -> timing.Led
 
 def _time_event(db: Session, attempt: models.Attempt, kind: str, now: dt.datetime,
                 actor: str | None = None, reason: str | None = None, seconds: int = 0) -> timing.Ledger:
-    db.add(models.TimeEvent(attempt_id=attempt.id, kind=kind, at=now, actor=actor, reason=reason, seconds=seconds))
+    _append_time_event(db, attempt, kind, now, actor=actor, reason=reason, seconds=seconds)
     db.flush()
     current = ledger(db, attempt, now)
     attempt.deadline_at = current.deadline
     return current
+
+
+def _append_time_event(db: Session, attempt: models.Attempt, kind: str, now: dt.datetime,
+                       actor: str | None = None, reason: str | None = None, seconds: int = 0) -> None:
+    """Add the event without re-reading the ledger: for a caller that sets the deadline itself."""
+    db.add(models.TimeEvent(attempt_id=attempt.id, kind=kind, at=now, actor=actor, reason=reason, seconds=seconds))
 
 
 def _start(db: Session, attempt: models.Attempt, now: dt.datetime, actor: str) -> None:
@@ -217,13 +224,35 @@ def start_sitting(db: Session, sitting: models.Sitting, actor: str, now: dt.date
     if sitting.state != "open":
         raise NotAccepted(f"This sitting is {sitting.state}; only an open sitting can be started.")
     sitting.state, sitting.started_at = "started", now
-    started = 0
-    for entry in sitting.entries:
-        if entry.attempt is not None and entry.attempt.state == WAITING:
-            _start(db, entry.attempt, now, actor)
-            started += 1
-    record(db, actor, "sitting.start", f"sitting:{sitting.id}", now, detail={"started": started})
-    return started
+    # The whole room in a fixed number of statements, however many candidates: one query for the
+    # waiting attempts, one for any time events they already have, the start events in one insert,
+    # every deadline by the ledger rule computed here (no re-read), and one update for the room.
+    waiting = list(db.scalars(select(models.Attempt).join(models.Entry)
+                              .where(models.Entry.sitting_id == sitting.id, models.Attempt.state == WAITING)
+                              .order_by(models.Entry.id)))
+    if waiting:
+        earlier = _time_events_of(db, [attempt.id for attempt in waiting])
+        for attempt in waiting:
+            move(attempt, IN_PROGRESS)
+            attempt.started_at = now
+            events = [*earlier[attempt.id], (timing.START, now, 0)]
+            attempt.deadline_at = timing.compute(attempt.allowed_seconds, events, now).deadline
+        db.execute(insert(models.TimeEvent), [
+            {"attempt_id": attempt.id, "kind": timing.START, "at": now, "actor": actor, "reason": None, "seconds": 0}
+            for attempt in waiting])
+    record(db, actor, "sitting.start", f"sitting:{sitting.id}", now, detail={"started": len(waiting)})
+    return len(waiting)
+
+
+def _time_events_of(db: Session, attempt_ids: list[int]) -> dict[int, list[tuple[str, dt.datetime, int]]]:
+    """attempt id -> its (kind, at, seconds) time events in recorded order, in one query: the
+    ledger's input for many attempts (usually none before the room starts)."""
+    found: dict[int, list[tuple[str, dt.datetime, int]]] = {attempt_id: [] for attempt_id in attempt_ids}
+    for attempt_id, kind, at, seconds in db.execute(
+            select(models.TimeEvent.attempt_id, models.TimeEvent.kind, models.TimeEvent.at, models.TimeEvent.seconds)
+            .where(models.TimeEvent.attempt_id.in_(attempt_ids)).order_by(models.TimeEvent.id)):
+        found[attempt_id].append((kind, at, seconds))
+    return found
 
 
 def pause(db: Session, attempt: models.Attempt, now: dt.datetime, actor: str, reason: str) -> None:
@@ -288,6 +317,50 @@ def save_response(db: Session, attempt: models.Attempt, position: int, response,
     return Receipt(seq, position, now, False, late)
 
 
+def record_save(db: Session, attempt_id: int, generation: int, form_item: models.FormItem, response,
+                idempotency_key: str, now: dt.datetime, grace_seconds: int) -> Receipt | None:
+    """The usual save in four core statements, or None for :func:`save_response` to decide.
+
+    The usual save (the attempt running, this browser still the attempt's, in time or within
+    the grace, a new key) is most of the load on exam day, so it skips the ORM's unit of work:
+    one ``UPDATE ... RETURNING`` both takes the attempt's row lock (PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` already holds the database) and checks the state and the deadline.
+    Anything else (a retry, time up, paused, moved to another workstation) returns None with
+    nothing saved, and the caller takes the full path in the same transaction, which explains the refusal or finishes
+    the attempt. ``form_item`` must be the attempt's own, loaded by the caller.
+    """
+    attempt_table, events, form_items = models.Attempt.__table__, models.ResponseEvent.__table__, models.FormItem.__table__
+    cutoff = now - dt.timedelta(seconds=grace_seconds)
+    row = db.execute(
+        update(attempt_table)
+        .where(attempt_table.c.id == attempt_id, attempt_table.c.state == IN_PROGRESS,
+               attempt_table.c.session_generation == generation,
+               or_(attempt_table.c.deadline_at.is_(None), attempt_table.c.deadline_at >= cutoff))
+        .values(last_seq=attempt_table.c.last_seq + 1, last_contact_at=now)
+        .returning(attempt_table.c.last_seq, attempt_table.c.deadline_at)
+    ).one_or_none()
+    if row is None:
+        return None
+    seq, deadline = row
+    if db.execute(select(events.c.id).where(events.c.attempt_id == attempt_id,
+                                            events.c.idempotency_key == idempotency_key)).first() is not None:
+        # A retry: the row lock is held, so taking the number back is safe; the full path then
+        # returns the first receipt (or refuses a reused key). The key is checked after the
+        # UPDATE so that on PostgreSQL a retry racing its first delivery waits for it and sees it.
+        db.execute(update(attempt_table).where(attempt_table.c.id == attempt_id)
+                   .values(last_seq=attempt_table.c.last_seq - 1))
+        return None
+    late = deadline is not None and now > deadline
+    db.execute(insert(events).values(attempt_id=attempt_id, position=form_item.position, seq=seq,
+                                     idempotency_key=idempotency_key, response=response, recorded_at=now, late=late))
+    db.execute(update(form_items).where(form_items.c.id == form_item.id)
+               .values(current_response=response, current_seq=seq))
+    # The loaded object shows the new answer (the navigator cell) without a second UPDATE at commit.
+    set_committed_value(form_item, "current_response", response)
+    set_committed_value(form_item, "current_seq", seq)
+    return Receipt(seq, form_item.position, now, False, late)
+
+
 def _canonical(response) -> str:
     """The answer as it is stored (JSON), so a retry compares equal to its first delivery."""
     return json.dumps(response, sort_keys=True, default=str)
@@ -328,7 +401,8 @@ def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, 
     if attempt.deadline_at is not None:
         finished_at = min(now, attempt.deadline_at)
     if started:
-        _time_event(db, attempt, timing.FINISH, finished_at, actor=actor, reason=reason)
+        # No ledger re-read: a finished attempt has no deadline, whatever the ledger would say.
+        _append_time_event(db, attempt, timing.FINISH, finished_at, actor=actor, reason=reason)
     attempt.finished_at, attempt.deadline_at = finished_at, None
     db.flush()
     if started:
@@ -347,9 +421,20 @@ def finish_if_expired(db: Session, attempt: models.Attempt, now: dt.datetime, gr
 
 
 def expired_attempt_ids(db: Session, now: dt.datetime, grace_seconds: int) -> list[int]:
+    return list(db.scalars(select(models.Attempt.id).where(*_expired(now, grace_seconds))))
+
+
+def expired_attempts(db: Session, now: dt.datetime, grace_seconds: int) -> list[models.Attempt]:
+    """The expired attempts with their entries, sittings and specifications (what finishing reads
+    besides the attempt and its form) in one query, for a sweep to finish one by one."""
+    return list(db.scalars(select(models.Attempt).where(*_expired(now, grace_seconds)).options(
+        joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification))))
+
+
+def _expired(now: dt.datetime, grace_seconds: int) -> tuple:
+    """Running, and past the deadline and the grace for saves in flight."""
     cutoff = now - dt.timedelta(seconds=grace_seconds)
-    return list(db.scalars(select(models.Attempt.id).where(
-        models.Attempt.state == IN_PROGRESS, models.Attempt.deadline_at < cutoff)))
+    return models.Attempt.state == IN_PROGRESS, models.Attempt.deadline_at < cutoff
 
 
 def end_sitting(db: Session, sitting: models.Sitting, actor: str, now: dt.datetime, reason: str | None = None) -> int:
@@ -357,9 +442,15 @@ def end_sitting(db: Session, sitting: models.Sitting, actor: str, now: dt.dateti
     if sitting.state == "ended":
         raise NotAccepted("This sitting has already ended.")
     finished = 0
-    for entry in sitting.entries:
-        if entry.attempt is not None and entry.attempt.state != FINISHED:
-            finish(db, entry.attempt, ENDED, now, actor)
+    # The room's attempts with their entries, forms and results in three queries, not several
+    # lazy loads per candidate; marking then reads only the settings and versions not yet read.
+    room = db.scalars(select(models.Attempt).join(models.Entry).where(models.Entry.sitting_id == sitting.id)
+                      .order_by(models.Entry.id)
+                      .options(contains_eager(models.Attempt.entry), selectinload(models.Attempt.form_items),
+                               selectinload(models.Attempt.result))).all()
+    for attempt in room:
+        if attempt.state != FINISHED:
+            finish(db, attempt, ENDED, now, actor)
             finished += 1
     sitting.state, sitting.ended_at = "ended", now
     record(db, actor, "sitting.end", f"sitting:{sitting.id}", now, reason=reason, detail={"finished": finished})

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session, joinedload
 
 from engine import models
 from engine.item_types import Mark, clamp
@@ -151,6 +151,40 @@ def version_marked(form_item: models.FormItem) -> models.ItemVersion:
     return form_item.marked_version or form_item.item_version
 
 
+def _in_session(db: Session, model, ident):
+    """The loaded, unexpired row already in the session (a strong reference to it), else None."""
+    found = db.identity_map.get(db.identity_key(model, ident))
+    return found if found is not None and not inspect(found).expired_attributes else None
+
+
+def load_outcomes(db: Session, specification: models.TestSpecification) -> models.Unit:
+    """The specification's unit with its learning outcomes and their criteria in one query (none
+    when the session has them), not one per outcome; the criteria then serve every version's
+    ``criterion`` from the session. The unit is returned through ``specification.unit``, so it
+    stays loaded as long as the specification does (the session holds rows only weakly)."""
+    unit = _in_session(db, models.Unit, specification.unit_id)
+    if unit is None or "learning_outcomes" not in unit.__dict__ or \
+            not all("criteria" in lo.__dict__ for lo in unit.learning_outcomes):
+        # Held in ``unit`` until ``specification.unit`` below finds it in the session.
+        unit = db.scalars(select(models.Unit).where(models.Unit.id == specification.unit_id).options(
+            joinedload(models.Unit.learning_outcomes).joinedload(models.LearningOutcome.criteria))).unique().one()
+    return specification.unit
+
+
+def load_versions(db: Session, form_items: list[models.FormItem]) -> list[models.ItemVersion]:
+    """Every item version the form items are marked against, with one query for those the session
+    lacks, instead of one lazy load per item. Keep the list while reading ``form_item.item_version``:
+    the session holds loaded rows only weakly, so it is what keeps them there."""
+    wanted = {fi.item_version_id for fi in form_items} | {fi.marked_version_id for fi in form_items
+                                                          if fi.marked_version_id is not None}
+    held = [_in_session(db, models.ItemVersion, i) for i in wanted]
+    found = [version for version in held if version is not None]
+    missing = wanted - {version.id for version in found}
+    if missing:
+        found += db.scalars(select(models.ItemVersion).where(models.ItemVersion.id.in_(missing))).all()
+    return found
+
+
 def rows_for(db: Session, attempt: models.Attempt,
              versions: dict[int, models.ItemVersion] | None = None) -> list[ItemRow]:
     """The attempt's items as marking sees them; ``versions`` (form item id -> version) marks some
@@ -161,6 +195,7 @@ def rows_for(db: Session, attempt: models.Attempt,
 
     def version_of(form_item):
         return versions.get(form_item.id) or version_marked(form_item)
+    loaded = load_versions(db, attempt.form_items)  # noqa: F841 (held while the rows are read)
     open_items = [fi.id for fi in attempt.form_items if not item_type(version_of(fi).type_name).auto_marked]
     by_item = manual_marks(db, open_items)
     rows = []
@@ -177,7 +212,8 @@ def rows_for(db: Session, attempt: models.Attempt,
 def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime) -> models.Result:
     """Mark every form item and write the attempt's result (in the caller's transaction)."""
     spec = attempt.entry.sitting.specification
-    figures = compute(unit_outcomes(spec.unit), rows_for(db, attempt))
+    unit = load_outcomes(db, spec)
+    figures = compute(unit_outcomes(unit), rows_for(db, attempt))
     for form_item, mark in zip(attempt.form_items, figures.marks):
         form_item.marks_awarded, form_item.marks_available = mark.awarded, mark.available
         form_item.mark_outcome = mark.outcome

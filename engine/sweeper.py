@@ -19,8 +19,14 @@ def sweep(app: Flask) -> int:
         session = db.new_session(app)
         finished = 0
         try:
-            for attempt_id in attempts.expired_attempt_ids(session, clock.now(session), grace):
+            # One read for the whole burst: the entries, sittings and specifications (and the unit
+            # marking loads through them) stay in the session while ``entries`` holds them, so each
+            # write transaction below reads only its attempt, its form and the versions not yet read.
+            expired = attempts.expired_attempts(session, clock.now(session), grace)
+            entries = {attempt.id: attempt.entry for attempt in expired}
+            for attempt_id in entries:
                 with db.writing(session):
+                    # Read again under the lock: a save or a finish may have landed since.
                     attempt = session.get(models.Attempt, attempt_id, with_for_update=True, populate_existing=True)
                     if attempts.finish_if_expired(session, attempt, clock.now(session), grace):
                         finished += 1

@@ -1,0 +1,202 @@
+"""The two exam-day bursts stay cheap: a room start costs the same statements for any room size,
+and a time-out finish (with its marking) costs the same for a form of any length; both keep the
+behaviour: deadlines by the ledger rule, marks from the latest saves, totals and breakdowns."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+
+from sqlalchemy import delete, event, select
+
+from engine import attempts, db, marking, models, sweeper, timing
+from engine.attempt_states import IN_PROGRESS, TIMED_OUT
+from engine.plugins import item_type
+
+
+@contextlib.contextmanager
+def counted(app):
+    """Counts the SQL statements the block sends."""
+    count = {"n": 0}
+
+    def _count(*_args):
+        count["n"] += 1
+    engine = db.engine_for(app)
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
+
+
+def open_room(app, size: int, now: dt.datetime, tag: str) -> int:
+    """A sitting of the demo centre with ``size`` new candidates, all confirmed and waiting."""
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            centre = session.scalar(select(models.Centre).where(models.Centre.number == "99001"))
+            specification = session.scalar(select(models.TestSpecification).where(
+                models.TestSpecification.code == "unit-2"))
+            candidates = [models.Candidate(centre_id=centre.id, candidate_number=f"{tag}{n:03d}", first_name="Room",
+                                           last_name=f"Candidate {n}", access_arrangements={}) for n in range(size)]
+            session.add_all(candidates)
+            session.flush()
+            sitting = attempts.open_sitting(session, centre=centre, specification=specification, candidates=candidates,
+                                            title=f"Room of {size}", actor="test", staff_id=None, now=now)
+            for entry in sitting.entries:
+                attempts.confirm_details(session, entry.attempt, now)
+            sitting_id = sitting.id
+        session.close()
+    return sitting_id
+
+
+def room_attempts(session, sitting_id: int) -> list[models.Attempt]:
+    return list(session.scalars(select(models.Attempt).join(models.Entry)
+                                .where(models.Entry.sitting_id == sitting_id).order_by(models.Entry.id)))
+
+
+def time_events(session, attempt_id: int) -> list[models.TimeEvent]:
+    return list(session.scalars(select(models.TimeEvent).where(models.TimeEvent.attempt_id == attempt_id)
+                                .order_by(models.TimeEvent.id)))
+
+
+def test_a_room_start_costs_the_same_statements_for_3_or_12_candidates(app, demo, invigilator, clock):
+    small, large = open_room(app, 3, clock.now, "7"), open_room(app, 12, clock.now, "8")
+    with counted(app) as three:
+        invigilator.start(small)
+    with counted(app) as twelve:
+        invigilator.start(large)
+    assert three["n"] == twelve["n"], (three["n"], twelve["n"])
+    # Nor does showing the room afterwards grow with it (the start redirects to the dashboard).
+    with counted(app) as page_three:
+        assert invigilator.client.get(f"/invigilate/sittings/{small}").status_code == 200
+    with counted(app) as page_twelve:
+        assert invigilator.client.get(f"/invigilate/sittings/{large}").status_code == 200
+    assert page_three["n"] == page_twelve["n"], (page_three["n"], page_twelve["n"])
+
+
+def test_a_room_start_sets_every_deadline_by_the_ledger_rule(app, demo, clock):
+    start = clock.now
+    sitting_id = open_room(app, 4, start, "6")
+    with app.app_context():
+        session = db.new_session(app)
+        # One candidate already has time on the ledger (extra time granted before the start) and
+        # one has extra time from access arrangements: both count from the room's start.
+        earlier, arranged = room_attempts(session, sitting_id)[1:3]
+        with db.writing(session):
+            session.add(models.TimeEvent(attempt_id=earlier.id, kind=timing.EXTEND, at=start, seconds=600,
+                                         actor="test", reason="agreed before the start"))
+            arranged.allowed_seconds += 675
+        now = clock.advance(minutes=2)
+        with db.writing(session):
+            sitting = session.get(models.Sitting, sitting_id, with_for_update=True)
+            assert attempts.start_sitting(session, sitting, "test", now) == 4
+        session.close()
+        session = db.new_session(app)
+        for attempt in room_attempts(session, sitting_id):
+            assert attempt.state == IN_PROGRESS and attempt.started_at == now
+            assert attempt.deadline_at == attempts.ledger(session, attempt, now).deadline
+            extra = 600 if attempt.id == earlier.id else 0
+            assert attempt.deadline_at == now + dt.timedelta(seconds=attempt.allowed_seconds + extra)
+            starts = [(e.kind, e.at, e.actor) for e in time_events(session, attempt.id) if e.kind == timing.START]
+            assert starts == [(timing.START, now, "test")]
+        audit = session.scalars(select(models.AuditEvent).where(models.AuditEvent.action == "sitting.start")
+                                .order_by(models.AuditEvent.id.desc())).first()
+        assert audit.detail == {"started": 4} and audit.subject == f"sitting:{sitting_id}"
+        session.close()
+
+
+def answer_some(app, sitting_id: int, now: dt.datetime, how_many: int = 4) -> None:
+    """The correct answer to the first items of every attempt in the room (then a blank to one)."""
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            for attempt in room_attempts(session, sitting_id):
+                for form_item in attempt.form_items[:how_many]:
+                    version = form_item.item_version
+                    correct = item_type(version.type_name).correct_response(version.definition)
+                    attempts.save_response(session, attempt, form_item.position, correct, uuid.uuid4().hex, now, 10)
+        session.close()
+
+
+def finish_timed_out(app, attempt_id: int, now: dt.datetime) -> int:
+    """A time-out finish in its own write transaction, as a candidate's timer poll makes it;
+    returns the statements it sent."""
+    with app.app_context():
+        session = db.new_session(app)
+        with counted(app) as count:
+            with db.writing(session):
+                attempt = session.get(models.Attempt, attempt_id, with_for_update=True, populate_existing=True)
+                attempts.finish(session, attempt, TIMED_OUT, now, actor="time-out")
+        session.close()
+    return count["n"]
+
+
+def assert_finished_and_marked(app, attempt_id: int, deadline: dt.datetime) -> None:
+    """Finished at the deadline with a FINISH event, every item marked on its answer, and the
+    result equal to the marking rule's figures."""
+    with app.app_context():
+        session = db.new_session(app)
+        attempt = session.get(models.Attempt, attempt_id)
+        assert attempt.state == "finished" and attempt.finish_reason == TIMED_OUT
+        assert attempt.finished_at == deadline and attempt.deadline_at is None
+        events = time_events(session, attempt_id)
+        assert [(e.kind, e.at, e.actor, e.reason) for e in events][-1] == (timing.FINISH, deadline, "time-out", TIMED_OUT)
+        for form_item in attempt.form_items:
+            version = form_item.item_version
+            expected = item_type(version.type_name).mark(version.definition, form_item.current_response)
+            assert (form_item.marks_awarded, form_item.marks_available, form_item.mark_outcome) == \
+                (expected.awarded, expected.available, expected.outcome)
+            assert form_item.marked_version_id == version.id
+        spec = attempt.entry.sitting.specification
+        figures = marking.compute(marking.unit_outcomes(spec.unit), marking.rows_for(session, attempt))
+        result = attempt.result
+        assert result.total == figures.total == sum(fi.marks_awarded for fi in attempt.form_items)
+        assert result.available == figures.available and result.passed == (figures.total >= spec.pass_mark)
+        assert result.by_outcome == [{**b, "awarded": str(b["awarded"]), "available": str(b["available"])}
+                                     for b in figures.by_outcome]
+        assert result.by_criterion == [{**b, "awarded": str(b["awarded"]), "available": str(b["available"])}
+                                       for b in figures.by_criterion]
+        assert result.total > 0
+        session.close()
+
+
+def test_a_finish_costs_the_same_statements_for_a_short_or_a_long_form(app, demo, clock):
+    sitting_id = open_room(app, 2, clock.now, "5")
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
+        short, long = [(a.id, a.deadline_at) for a in room_attempts(session, sitting_id)]
+        long_items = len(session.get(models.Attempt, long[0]).form_items)
+        with db.writing(session):
+            session.execute(delete(models.FormItem).where(models.FormItem.attempt_id == short[0],
+                                                          models.FormItem.position > 5))
+        session.close()
+    assert long_items >= 15
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    now = clock.advance(hours=2)
+    few, many = finish_timed_out(app, short[0], now), finish_timed_out(app, long[0], now)
+    # Ten or more items more cost no statement more (an open-response item may add one query).
+    assert abs(many - few) <= 1, (few, many)
+    assert many < 20, many
+    assert_finished_and_marked(app, short[0], short[1])
+    assert_finished_and_marked(app, long[0], long[1])
+
+
+def test_the_sweeper_finishes_a_burst_cheaply_and_the_same_way(app, demo, clock):
+    sitting_id = open_room(app, 6, clock.now, "4")
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
+        deadlines = {a.id: a.deadline_at for a in room_attempts(session, sitting_id)}
+        session.close()
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    clock.advance(hours=2)
+    with counted(app) as count:
+        assert sweeper.sweep(app) == 6
+    assert count["n"] <= 10 + 14 * 6, count["n"]  # a few per sweep, then a short transaction each
+    for attempt_id, deadline in deadlines.items():
+        assert_finished_and_marked(app, attempt_id, deadline)
+    assert sweeper.sweep(app) == 0
