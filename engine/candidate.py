@@ -9,9 +9,8 @@ import uuid
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from engine import attempts, auth, clock, db, lock_web, models, ratelimit
+from engine import attempts, auth, clock, db, item_versions, lock_web, models, ratelimit
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.plugins import item_type
 from engine.security import secrets_match
@@ -184,11 +183,12 @@ def test():
     return redirect(url_for("candidate.item", position=first_open))
 
 
-def _player_context(attempt: models.Attempt, items: list[models.FormItem], position: int, now) -> dict:
+def _player_context(attempt: models.Attempt, items: list[models.FormItem], position: int) -> dict:
     form_item = next((fi for fi in items if fi.position == position), None)
     if form_item is None:
         abort(404)
-    version = form_item.item_version
+    # A version never changes, so the app's cache answers without a statement (as for a save).
+    version = item_versions.get(db.session(), form_item.item_version_id)
     plugin = item_type(version.type_name)
     centre = attempt.entry.candidate.centre
     return {
@@ -201,7 +201,9 @@ def _player_context(attempt: models.Attempt, items: list[models.FormItem], posit
         "prefix": FIELD_PREFIX,
         "marks": version.marks,
         "saved_at": None,
-        "remaining": attempts.ledger(db.session(), attempt, now).remaining_seconds,
+        # The rule the timer poll uses: from the deadline cache while running, so the page
+        # and the poll agree and the page reads no time events.
+        "remaining": candidate_tools.remaining_now(attempt),
         "timezone": centre.timezone,
         "idempotency_key": uuid.uuid4().hex,
     }
@@ -211,10 +213,12 @@ def _player_context(attempt: models.Attempt, items: list[models.FormItem], posit
 def item(position: int):
     attempt = _in_test_or_redirect()
     session_db = db.session()
-    context = _player_context(attempt, _form_items(attempt), position, clock.now(session_db))
+    context = _player_context(attempt, _form_items(attempt), position)
+    # current_seq is the item's latest save, kept with it in the same transaction
+    # (engine/attempts.py); 0 means never saved, so there is nothing to ask.
+    seq = context["form_item"].current_seq
     last = session_db.scalar(select(models.ResponseEvent.recorded_at).where(
-        models.ResponseEvent.attempt_id == attempt.id, models.ResponseEvent.position == position
-    ).order_by(models.ResponseEvent.seq.desc()).limit(1))
+        models.ResponseEvent.attempt_id == attempt.id, models.ResponseEvent.seq == seq)) if seq else None
     context["saved_at"] = local_time(last, context["timezone"]) if last else None
     return render("candidate/player.html", **context)
 
@@ -225,24 +229,29 @@ def save(position: int):
     attempt = load_attempt()
     session_db = db.session()
     form_item = session_db.scalar(select(models.FormItem).where(
-        models.FormItem.attempt_id == attempt.id, models.FormItem.position == position
-    ).options(selectinload(models.FormItem.item_version)))
+        models.FormItem.attempt_id == attempt.id, models.FormItem.position == position))
     if form_item is None:
         abort(404)
-    version = form_item.item_version
+    version = item_versions.get(session_db, form_item.item_version_id)
     response = item_type(version.type_name).parse_response(
         version.definition, form_item.start_state, item_fields(FIELD_PREFIX))
     key = (request.form.get("idem") or "").strip()[:64] or uuid.uuid4().hex
     grace = current_app.config["SAVE_GRACE_SECONDS"]
+    timezone = attempt.entry.candidate.centre.timezone  # loaded by the lock guard, read before the write
+    generation = attempt.session_generation
+    expired = False
     try:
         with db.writing(session_db):
-            attempt = load_attempt(for_update=True)
             now = clock.now(session_db)
-            # The time-out finish must commit although this save is refused, so it is not
-            # raised inside the transaction (that would roll the finish back).
-            expired = attempts.finish_if_expired(session_db, attempt, now, grace)
-            if not expired:
-                receipt = attempts.save_response(session_db, attempt, position, response, key, now, grace)
+            receipt = attempts.record_save(session_db, attempt.id, generation, form_item, response, key, now, grace)
+            if receipt is None:
+                # Not the usual save (a retry, time up, paused, another workstation): the full path.
+                attempt = load_attempt(for_update=True)
+                # The time-out finish must commit although this save is refused, so it is not
+                # raised inside the transaction (that would roll the finish back).
+                expired = attempts.finish_if_expired(session_db, attempt, now, grace)
+                if not expired:
+                    receipt = attempts.save_response(session_db, attempt, position, response, key, now, grace)
         if expired:
             raise attempts.NotAccepted("Time is up: answers can no longer be changed.")
     except attempts.NotAccepted as refusal:
@@ -252,7 +261,6 @@ def save(position: int):
             return render("candidate/_save_status.html", status=409, error=str(refusal), saved_at=None)
         target = _route_for_state(attempt) or url_for("candidate.item", position=position)
         return redirect(target, code=303)
-    timezone = attempt.entry.candidate.centre.timezone
     if is_htmx():
         return render("candidate/_save_status.html", error=None, saved_at=local_time(receipt.recorded_at, timezone),
                       oob_item=form_item, current=position, receipt=receipt)
