@@ -3,14 +3,21 @@
 PostgreSQL is asked for ``now()`` (the transaction's time, shared by every app server);
 SQLite lives on the app server's own disk, so its clock is this host's. Tests install a
 controlled clock with ``app.config["CLOCK"] = callable``.
+
+Within one web request PostgreSQL is asked once: a request lasts milliseconds, and every
+further ``SELECT now()`` was a round trip on the hottest paths (the lock guard, the save, the
+timer). The request's time is therefore when it was first asked, a few milliseconds before its
+write commits; a save that arrived in time is judged by its arrival.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+_REQUEST_NOW = "onscreen.now"
 
 
 def now(db: Session) -> dt.datetime:
@@ -18,5 +25,11 @@ def now(db: Session) -> dt.datetime:
     if has_app_context() and current_app.config.get("CLOCK"):
         return current_app.config["CLOCK"]()
     if db.get_bind().dialect.name == "postgresql":
-        return db.scalar(text("SELECT now() AT TIME ZONE 'UTC'"))
+        if not has_request_context():
+            return db.scalar(text("SELECT now() AT TIME ZONE 'UTC'"))
+        # On the request itself, not on g: an app context may outlive one request (a test's).
+        environ = request.environ
+        if _REQUEST_NOW not in environ:
+            environ[_REQUEST_NOW] = db.scalar(text("SELECT now() AT TIME ZONE 'UTC'"))
+        return environ[_REQUEST_NOW]
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

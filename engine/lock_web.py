@@ -13,7 +13,7 @@ import datetime as dt
 from flask import (
     Blueprint, abort, current_app, g, jsonify, redirect, request, send_from_directory, url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from engine import auth, clock, db, lock_state, locks, models
@@ -30,6 +30,9 @@ ATTEMPT_CONTEXT = (
     joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification),
     joinedload(models.Attempt.entry).joinedload(models.Entry.candidate).joinedload(models.Candidate.centre),
 )
+#: Built once: SQLAlchemy remembers a statement object's cache key, so the guard does not
+#: compute it again on every request (as a new ``session.get(..., options=...)`` did).
+_GUARD_LOAD = select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id")).options(*ATTEMPT_CONTEXT)
 #: A blocked attempt is recorded for the invigilator at most this often.
 BLOCK_RECORD_SECONDS = 60
 
@@ -68,7 +71,7 @@ def guard():
         return None
     # One query for what every candidate request reads next (the locks need the sitting and its
     # specification, the pages the centre's time zone); lazy loads cost a statement each.
-    attempt = db.session().get(models.Attempt, claim[0], options=ATTEMPT_CONTEXT)
+    attempt = db.session().scalars(_GUARD_LOAD, {"attempt_id": claim[0]}).one_or_none()
     # The session's identity map holds objects weakly: kept for the request, the route's own
     # load_attempt() finds this one (and what came with it) instead of asking again.
     g.guarded_attempt = attempt
