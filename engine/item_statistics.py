@@ -149,12 +149,16 @@ def flags(stats: ItemStatistics, option_ids: list[str], bounds: Bounds) -> list[
 
 
 def _counting_attempts(centre_id: int | None = None):
+    # A load test's scripted answers say nothing about an item: counted, a few thousand of them
+    # made every item look hard, and the next real sitting's difficulty rule could not be met.
     query = (select(models.Attempt.id).join(models.Result, models.Result.attempt_id == models.Attempt.id)
+             .join(models.Entry, models.Attempt.entry_id == models.Entry.id)
+             .join(models.Sitting, models.Entry.sitting_id == models.Sitting.id)
+             .join(models.Centre, models.Sitting.centre_id == models.Centre.id)
              .where(models.Attempt.state == "finished", models.Attempt.outcome == "complete",
-                    models.Result.status == marking.CONFIRMED))
+                    models.Result.status == marking.CONFIRMED, models.Centre.load_test.is_(False)))
     if centre_id is not None:
-        query = query.join(models.Entry, models.Attempt.entry_id == models.Entry.id).join(
-            models.Sitting, models.Entry.sitting_id == models.Sitting.id).where(models.Sitting.centre_id == centre_id)
+        query = query.where(models.Sitting.centre_id == centre_id)
     return query
 
 

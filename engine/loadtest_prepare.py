@@ -80,9 +80,13 @@ def _prepare(app: Flask, session, options: PrepareOptions) -> dict:
         raise PrepareError(f"--specification: there is no test specification {options.specification!r}")
     centre = session.scalar(select(models.Centre).where(models.Centre.number == options.centre_number))
     if centre is None:
-        centre = models.Centre(number=options.centre_number, name=CENTRE_NAME, timezone="Europe/London")
+        centre = models.Centre(number=options.centre_number, name=CENTRE_NAME, timezone="Europe/London",
+                               load_test=True)
         session.add(centre)
         session.flush()
+    elif not centre.load_test:
+        raise PrepareError(f"--centre: {options.centre_number} is a real centre ({centre.name}); the load test "
+                           "makes a centre of its own: choose a number no centre uses")
     candidates = _candidates(session, centre, options.candidates)
     rooms = [candidates[i:i + options.room_size] for i in range(0, len(candidates), options.room_size)]
     password = secrets.token_urlsafe(12)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,6 +48,9 @@ class Centre(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     #: The centre's networks as CIDR strings (e.g. "10.20.0.0/16"); empty means not recorded.
     network_ranges: Mapped[list[Any]] = mapped_column(default=list)
+    #: Made by ``onscreen loadtest prepare``: its scripted answers are not evidence about items
+    #: (item statistics and measured difficulty leave them out).
+    load_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StaffUser(Base):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import item_statistics as stats
-from engine import models
+from engine import db, models
 from engine.item_statistics import Bounds, Observation
 
 from centres_support import read
@@ -103,6 +103,14 @@ def test_statistics_from_the_database_after_marking(app, demo):
     assert read(app, lambda s: stats.measured_difficulty(s, keys.values(), minimum=5)) == {}
     measured = read(app, lambda s: stats.measured_difficulty(s, keys.values(), minimum=4))
     assert measured[keys["u9-1.1-01"]] == Decimal("0.25")
+    # A load test's scripted answers are no evidence: the same attempts at a load-test centre
+    # count for nothing (thousands of them once made every item look hard).
+    session = db.new_session(app)
+    with db.writing(session):
+        session.get(models.Sitting, sitting_id).centre.load_test = True
+    session.close()
+    assert read(app, lambda s: stats.measured_difficulty(s, keys.values(), minimum=1)) == {}
+    assert read(app, lambda s: stats.statistics_for_items(s, keys.values()))[keys["u9-1.1-01"]].n == 0
 
 
 def test_measured_difficulty_feeds_assembly_and_the_form_can_still_be_made_again(app, demo):

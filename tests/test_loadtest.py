@@ -56,6 +56,19 @@ def test_prepare_makes_rooms_with_forms_invigilators_and_the_run_time(app, tmp_p
     assert read_plan(write_plan(again, tmp_path / "plan.json")) == again
 
 
+def test_prepare_never_adds_load_test_candidates_to_a_real_centre(app):
+    session = db.new_session(app)
+    with db.writing(session):
+        session.add(models.Centre(number="12345", name="Real College", timezone="Europe/London"))
+    session.close()
+    with pytest.raises(PrepareError, match="--centre: 12345 is a real centre"):
+        prepare(app, PrepareOptions(candidates=2, centre_number="12345"))
+    plan = prepare(app, PrepareOptions(candidates=2))
+    session = db.new_session(app)
+    assert session.scalar(select(models.Centre.load_test).where(models.Centre.number == plan["centre"])) is True
+    session.close()
+
+
 @pytest.mark.parametrize("options, field", [
     (PrepareOptions(candidates=5, scenario="rush"), "--scenario"),
     (PrepareOptions(candidates=0), "--candidates"),
