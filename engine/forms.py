@@ -76,7 +76,10 @@ def _exposed():
 def usage(db: Session, unit_id: int, now: dt.datetime, window_days: int) -> Usage:
     """Forms of this unit in the window and how many of them used each item (by key)."""
     since = now - dt.timedelta(days=window_days)
-    in_window = and_(models.Sitting.created_at >= since, _exposed())
+    # A load test's sittings (``Centre.load_test``) show items to no one: counted, a few thousand
+    # load-test forms made every item look over-exposed and crowded real sittings out of the bank.
+    load_test_centres = select(models.Centre.id).where(models.Centre.load_test.is_(True))
+    in_window = and_(models.Sitting.created_at >= since, _exposed(), models.Sitting.centre_id.not_in(load_test_centres))
     forms = db.scalar(
         select(func.count(models.Attempt.id))
         .join(models.Entry, models.Attempt.entry_id == models.Entry.id)

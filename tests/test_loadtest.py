@@ -12,6 +12,7 @@ from werkzeug.test import Client
 from engine import db, models
 from engine.config import REPO_ROOT
 from engine.loadtest import is_local
+from engine import clock, forms
 from engine.loadtest_prepare import PrepareError, PrepareOptions, prepare, read_plan, synthetic_plan, write_plan
 from engine.loadtest_reconcile import reconcile
 from engine.loadtest_report import evaluate, load_thresholds
@@ -66,6 +67,10 @@ def test_prepare_never_adds_load_test_candidates_to_a_real_centre(app):
     plan = prepare(app, PrepareOptions(candidates=2))
     session = db.new_session(app)
     assert session.scalar(select(models.Centre.load_test).where(models.Centre.number == plan["centre"])) is True
+    # Its forms showed items to no one: they count for nothing in the exposure rule.
+    sitting = session.get(models.Sitting, plan["rooms"][0]["sitting_id"])
+    with app.app_context():
+        assert forms.usage(session, sitting.specification.unit_id, clock.now(session), 365).forms == 0
     session.close()
 
 
