@@ -331,12 +331,13 @@ class State:
             deficit -= mi if mi < short else short
         if deficit > rem:
             return False
-        missing = self.lo_missing + self.ac_missing
-        if self.lo_need[k] and self.lo_count[k] == 0:
-            missing -= 1
-        if self.ac_count[a] < self.ac_min[a]:
-            missing -= 1
-        return missing * self.smallest <= rem
+        # Items still needed: one per uncovered outcome, and one per item a criterion is short
+        # of. One item can do both (an outcome's only criterion), so the bound is the larger of
+        # the two, not their sum: the sum refused forms that exist (two half-mark items, each
+        # the only one of its outcome and criterion, for a one-mark test).
+        lo_missing = self.lo_missing - (1 if self.lo_need[k] and self.lo_count[k] == 0 else 0)
+        ac_missing = self.ac_missing - (1 if self.ac_count[a] < self.ac_min[a] else 0)
+        return max(lo_missing, ac_missing) * self.smallest <= rem
 
     def add(self, i: int) -> None:
         model = self.model

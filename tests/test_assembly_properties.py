@@ -202,6 +202,24 @@ def test_a_form_meets_every_rule_or_the_refusal_names_the_rule(case, seed):
     assert made.overlap == 0 and not made.exposure_relaxed
 
 
+def test_one_item_may_cover_an_outcome_and_a_criterion_at_once():
+    # Found by the property above: five half-mark items of LO1 and one of LO2 for a one-mark
+    # test covering every outcome with an item per criterion. The search counted LO2 and its
+    # criterion 2.1 as two items still needed, and refused although i000 + i005 meet every rule.
+    pool = [PoolItem(version_id=i + 1, key=f"i00{i}", outcome="1", criterion_position=(0, 0), marks=Decimal("0.5"),
+                     enemies=frozenset(), criterion="1.1", type_name="single_choice") for i in range(5)]
+    pool.append(PoolItem(version_id=6, key="i005", outcome="2", criterion_position=(1, 0), marks=Decimal("0.5"),
+                         enemies=frozenset(), criterion="2.1", type_name="single_choice"))
+    bp = blueprints.Blueprint(
+        total_marks=Decimal("1"), duration_minutes=30, outcomes=(("1", ("1.1",)), ("2", ("2.1",))), every_outcome=True,
+        outcome_marks={o: blueprints.OutcomeRange(min=Decimal("0"), max=Decimal("1"), derived=True) for o in "12"},
+        criterion_max_marks=None, criterion_min_items=1, type_max_share={}, difficulty=None,
+        exposure_max_rate=Decimal("1"), exposure_window_days=365)
+    for seed in range(5):
+        made = assemble(pool, bp, seed)
+        assert blueprints.check_form(bp, list(made.items)) == [] and "i005" in {p.key for p in made.items}
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=large_cases(), seed=SEEDS)
 def test_large_banks_with_a_possible_form_always_get_one(case, seed):
