@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import event, func, insert, or_, select, update
+from sqlalchemy import bindparam, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -329,36 +329,51 @@ def record_save(db: Session, attempt_id: int, generation: int, form_item: models
     nothing saved, and the caller takes the full path in the same transaction, which explains the refusal or finishes
     the attempt. ``form_item`` must be the attempt's own, loaded by the caller.
     """
-    attempt_table, events, form_items = models.Attempt.__table__, models.ResponseEvent.__table__, models.FormItem.__table__
-    cutoff = now - dt.timedelta(seconds=grace_seconds)
-    row = db.execute(
-        update(attempt_table)
-        .where(attempt_table.c.id == attempt_id, attempt_table.c.state == IN_PROGRESS,
-               attempt_table.c.session_generation == generation,
-               or_(attempt_table.c.deadline_at.is_(None), attempt_table.c.deadline_at >= cutoff))
-        .values(last_seq=attempt_table.c.last_seq + 1, last_contact_at=now)
-        .returning(attempt_table.c.last_seq, attempt_table.c.deadline_at)
-    ).one_or_none()
+    # The statements are built once (below) and run on the session's connection: on SQLite the
+    # whole write lock is held while they run, and building them and their cache keys anew was
+    # about half of the save's time inside that lock (docs/performance.md).
+    connection = db.connection()
+    row = connection.execute(_SAVE_CLAIM, {
+        "attempt_id": attempt_id, "generation": generation, "now": now,
+        "cutoff": now - dt.timedelta(seconds=grace_seconds)}).one_or_none()
     if row is None:
         return None
     seq, deadline = row
-    if db.execute(select(events.c.id).where(events.c.attempt_id == attempt_id,
-                                            events.c.idempotency_key == idempotency_key)).first() is not None:
+    if connection.execute(_SAVE_KEY_SEEN, {"attempt_id": attempt_id, "key": idempotency_key}).first() is not None:
         # A retry: the row lock is held, so taking the number back is safe; the full path then
         # returns the first receipt (or refuses a reused key). The key is checked after the
         # UPDATE so that on PostgreSQL a retry racing its first delivery waits for it and sees it.
-        db.execute(update(attempt_table).where(attempt_table.c.id == attempt_id)
-                   .values(last_seq=attempt_table.c.last_seq - 1))
+        connection.execute(_SAVE_UNCLAIM, {"attempt_id": attempt_id})
         return None
     late = deadline is not None and now > deadline
-    db.execute(insert(events).values(attempt_id=attempt_id, position=form_item.position, seq=seq,
-                                     idempotency_key=idempotency_key, response=response, recorded_at=now, late=late))
-    db.execute(update(form_items).where(form_items.c.id == form_item.id)
-               .values(current_response=response, current_seq=seq))
+    connection.execute(_SAVE_EVENT, {"attempt_id": attempt_id, "position": form_item.position, "seq": seq,
+                                     "key": idempotency_key, "response": response, "now": now, "late": late})
+    connection.execute(_SAVE_CURRENT, {"form_item_id": form_item.id, "response": response, "seq": seq})
     # The loaded object shows the new answer (the navigator cell) without a second UPDATE at commit.
     set_committed_value(form_item, "current_response", response)
     set_committed_value(form_item, "current_seq", seq)
     return Receipt(seq, form_item.position, now, False, late)
+
+
+_attempts, _events, _form_items = models.Attempt.__table__, models.ResponseEvent.__table__, models.FormItem.__table__
+_SAVE_CLAIM = (
+    update(_attempts)
+    .where(_attempts.c.id == bindparam("attempt_id"), _attempts.c.state == IN_PROGRESS,
+           _attempts.c.session_generation == bindparam("generation"),
+           or_(_attempts.c.deadline_at.is_(None), _attempts.c.deadline_at >= bindparam("cutoff")))
+    .values(last_seq=_attempts.c.last_seq + 1, last_contact_at=bindparam("now", type_=_attempts.c.last_contact_at.type))
+    .returning(_attempts.c.last_seq, _attempts.c.deadline_at))
+_SAVE_KEY_SEEN = select(_events.c.id).where(_events.c.attempt_id == bindparam("attempt_id"),
+                                            _events.c.idempotency_key == bindparam("key"))
+_SAVE_UNCLAIM = update(_attempts).where(_attempts.c.id == bindparam("attempt_id")).values(
+    last_seq=_attempts.c.last_seq - 1)
+_SAVE_EVENT = insert(_events).values(
+    attempt_id=bindparam("attempt_id"), position=bindparam("position"), seq=bindparam("seq"),
+    idempotency_key=bindparam("key"), response=bindparam("response", type_=_events.c.response.type),
+    recorded_at=bindparam("now", type_=_events.c.recorded_at.type), late=bindparam("late", type_=_events.c.late.type))
+_SAVE_CURRENT = update(_form_items).where(_form_items.c.id == bindparam("form_item_id")).values(
+    current_response=bindparam("response", type_=_form_items.c.current_response.type),
+    current_seq=bindparam("seq"))
 
 
 def _canonical(response) -> str:
