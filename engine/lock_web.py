@@ -33,8 +33,17 @@ ATTEMPT_CONTEXT = (
 #: Built once: SQLAlchemy remembers a statement object's cache key, so the guard does not
 #: compute it again on every request (as a new ``session.get(..., options=...)`` did).
 _GUARD_LOAD = select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id")).options(*ATTEMPT_CONTEXT)
+#: The same, read afresh and (on PostgreSQL) row-locked for a write. Reloading the attempt alone
+#: (``session.get(..., populate_existing=True)``) reset its relationships, so the write read its
+#: entry, sitting and specification again, a statement each, while SQLite's write lock was held.
+_FRESH_LOAD = _GUARD_LOAD.with_for_update(of=models.Attempt).execution_options(populate_existing=True)
 #: A blocked attempt is recorded for the invigilator at most this often.
 BLOCK_RECORD_SECONDS = 60
+
+
+def fresh_attempt(attempt_id: int) -> models.Attempt | None:
+    """The attempt as it is now, with its surroundings, for a write transaction to change."""
+    return db.session().scalars(_FRESH_LOAD, {"attempt_id": attempt_id}).one_or_none()
 
 
 def _context(attempt: models.Attempt, stage: str, endpoint: str | None = None) -> locks.Context:
