@@ -12,6 +12,7 @@ import time
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from engine import db, models
 
@@ -88,6 +89,10 @@ def find_entry_for_sign_in(centre_number: str, candidate_number: str, sitting_st
         .where(models.Centre.number == centre_number, models.Candidate.candidate_number == candidate_number,
                models.Sitting.state.in_(sitting_states))
         .order_by(models.Sitting.id.desc())
+        # The locks asked next read the attempt's entry, sitting and specification: loaded here,
+        # not by three lazy loads.
+        .options(contains_eager(models.Attempt.entry).contains_eager(models.Entry.sitting)
+                 .joinedload(models.Sitting.specification))
     ).all()
 
 

@@ -22,12 +22,21 @@ def _fit(scopes: list[str]) -> list[str]:
     return [scope[:SCOPE_LENGTH] for scope in scopes]
 
 
-def blocked(db: Session, scopes: list[str], now: dt.datetime) -> bool:
+def recent_failures(db: Session, scopes: list[str], now: dt.datetime) -> int:
+    """The most failures any of the scopes has within the window."""
     window = dt.timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
     count = db.scalar(select(func.count()).select_from(models.SignInFailure).where(
         models.SignInFailure.scope.in_(_fit(scopes)), models.SignInFailure.at > now - window
     ).group_by(models.SignInFailure.scope).order_by(func.count().desc()).limit(1))
-    return (count or 0) >= current_app.config["SIGN_IN_MAX_FAILURES"]
+    return count or 0
+
+
+def blocked(db: Session, scopes: list[str], now: dt.datetime) -> bool:
+    return too_many(recent_failures(db, scopes, now))
+
+
+def too_many(failures: int) -> bool:
+    return failures >= current_app.config["SIGN_IN_MAX_FAILURES"]
 
 
 def record_failure(db: Session, scopes: list[str], now: dt.datetime) -> None:
