@@ -8,7 +8,7 @@
 #
 # Settings (environment): N, START, STEP, MAX, ITEMS (common scenario, 30), LOGIN (seconds, 60),
 # ALLOWED (exam-day seconds allowed, 180), RECONNECT=1, PORT (8103), CEILING_PORT (8113),
-# PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: EMPTIED first), ONSCREEN_WORKERS/THREADS.
+# PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: made if missing, EMPTIED first), ONSCREEN_WORKERS/THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -27,8 +27,14 @@ if [ "$DB" = postgres ]; then
   export ONSCREEN_DATABASE_URL=${PG_URL:-postgresql://postgres@127.0.0.1:5432/onscreen_load}
   $BIN/python -c "
 import sqlalchemy as sa, sys
-engine = sa.create_engine(sys.argv[1].replace('postgresql://', 'postgresql+psycopg://', 1))
-with engine.begin() as c:
+url = sa.engine.make_url(sys.argv[1].replace('postgresql://', 'postgresql+psycopg://', 1))
+# A new machine has no load database yet: make it (from the server's maintenance database).
+server = sa.create_engine(url.set(database='postgres'), isolation_level='AUTOCOMMIT')
+with server.connect() as c:
+    if c.execute(sa.text('SELECT 1 FROM pg_database WHERE datname = :name'), {'name': url.database}).first() is None:
+        c.execute(sa.text('CREATE DATABASE \"%s\"' % url.database.replace('\"', '')))
+server.dispose()
+with sa.create_engine(url).begin() as c:
     c.execute(sa.text('DROP SCHEMA public CASCADE')); c.execute(sa.text('CREATE SCHEMA public'))
 " "$ONSCREEN_DATABASE_URL"
 else
