@@ -17,12 +17,14 @@ from conftest import csrf_from
 
 
 @contextlib.contextmanager
-def counted(app):
-    """Counts the SQL statements the block sends."""
+def counted(app, in_write_lock_only: bool = False):
+    """Counts the SQL statements the block sends (or only those inside write transactions, after
+    SQLite's BEGIN IMMEDIATE)."""
     count = {"n": 0}
 
-    def _count(*_args):
-        count["n"] += 1
+    def _count(_conn, _cursor, statement, *_args):
+        if not in_write_lock_only or (db._write_intent.get() and not statement.startswith("BEGIN")):
+            count["n"] += 1
     engine = db.engine_for(app)
     event.listen(engine, "before_cursor_execute", _count)
     try:
@@ -204,34 +206,18 @@ def test_the_sweeper_finishes_a_burst_cheaply_and_the_same_way(app, demo, clock)
     assert sweeper.sweep(app) == 0
 
 
-@contextlib.contextmanager
-def counted_in_write_lock(app):
-    """Counts the statements sent inside write transactions (after SQLite's BEGIN IMMEDIATE)."""
-    count = {"n": 0}
-
-    def _count(_conn, _cursor, statement, *_args):
-        if db._write_intent.get() and not statement.startswith("BEGIN"):
-            count["n"] += 1
-    engine = db.engine_for(app)
-    event.listen(engine, "before_cursor_execute", _count)
-    try:
-        yield count
-    finally:
-        event.remove(engine, "before_cursor_execute", _count)
-
-
 def test_the_login_storm_holds_the_write_lock_for_few_statements(app, candidate_factory):
     """Everyone signs in and confirms within a minute, each in a write transaction: those hold
     the write lock for the attempt's reload and its change, not for lazy loads of its entry,
     sitting and specification (7 and 4 statements before) or a clear of no failures."""
     browser = candidate_factory("0002")
     page = browser.client.get("/start").get_data(as_text=True)
-    with counted_in_write_lock(app) as sign_in:
+    with counted(app, in_write_lock_only=True) as sign_in:
         response = browser.client.post("/start", data={"centre_number": browser.centre, "candidate_number": "0002",
                                                        "keycode": browser.keycode, "csrf_token": csrf_from(page)})
     assert response.status_code == 303
     browser.csrf = csrf_from(browser.client.get("/details", follow_redirects=True).get_data(as_text=True))
-    with counted_in_write_lock(app) as confirm:
+    with counted(app, in_write_lock_only=True) as confirm:
         browser.confirm()
     assert sign_in["n"] <= 2, sign_in["n"]  # the attempt read afresh, its update
     assert confirm["n"] <= 3, confirm["n"]  # the attempt read afresh, its update, the audit record
