@@ -19,7 +19,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from flask import Blueprint, abort, current_app, make_response, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import db

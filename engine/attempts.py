@@ -29,6 +29,7 @@ from engine.attempt_states import (
     WAITING, WITHDRAWN, move, outcome_for,
 )
 from engine.audit import record
+from engine import marking
 from engine.marking import mark_attempt
 from engine.db import EXTENSION_KEY
 from engine.plugins import item_type, plugin_manager
@@ -399,11 +400,35 @@ def set_flag(attempt: models.Attempt, position: int, flagged: bool) -> None:
     raise NotAccepted("There is no such question in this test.")
 
 
+# --- reading an attempt to change it ----------------------------------------------------------------
+
+#: What nearly every reader of an attempt reads next: its entry, sitting and specification (the
+#: locks, the deadline, marking) and its candidate and centre (the pages' time zone).
+ATTEMPT_CONTEXT = (
+    joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification),
+    joinedload(models.Attempt.entry).joinedload(models.Entry.candidate).joinedload(models.Candidate.centre),
+)
+#: Built once (its cache key is remembered). Reloading the attempt alone
+#: (``session.get(..., populate_existing=True)``) reset its relationships, so the write read its
+#: entry, sitting and specification again, a statement each, while SQLite's write lock was held.
+_RELOAD_FOR_WRITE = (select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id"))
+                     .options(*ATTEMPT_CONTEXT).with_for_update(of=models.Attempt)
+                     .execution_options(populate_existing=True))
+
+
+def reload_for_write(db: Session, attempt_id: int) -> models.Attempt | None:
+    """The attempt as it is now, with its surroundings, in the caller's write transaction (and,
+    on PostgreSQL, its row locked), in one statement."""
+    return db.scalars(_RELOAD_FOR_WRITE, {"attempt_id": attempt_id}).one_or_none()
+
+
 # --- finishing ----------------------------------------------------------------------------------------
 
 
-def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, actor: str) -> None:
-    """Finish and mark the attempt with the latest saved answer of every item."""
+def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, actor: str,
+           prepared: marking.Prepared | None = None) -> None:
+    """Finish and mark the attempt with the latest saved answer of every item (``prepared``: its
+    marks worked out before this transaction, used if no save has landed since)."""
     if attempt.state == FINISHED:
         return
     started = attempt.state in STARTED
@@ -421,18 +446,31 @@ def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, 
     attempt.finished_at, attempt.deadline_at = finished_at, None
     db.flush()
     if started:
-        mark_attempt(db, attempt, now)
+        mark_attempt(db, attempt, now, prepared)
         db.info.setdefault(_FINISHED_KEY, []).append((attempt.id, attempt.finish_reason))
     record(db, actor, "attempt.finish", f"attempt:{attempt.id}", now, detail={"reason": attempt.finish_reason})
 
 
-def finish_if_expired(db: Session, attempt: models.Attempt, now: dt.datetime, grace_seconds: int) -> bool:
-    """Lazy time-out: finish the attempt if its deadline and the grace for saves have passed."""
-    if attempt.state == IN_PROGRESS and attempt.deadline_at is not None and \
-            now > attempt.deadline_at + dt.timedelta(seconds=grace_seconds):
-        finish(db, attempt, TIMED_OUT, now, actor="time-out")
+def is_expired(attempt: models.Attempt, now: dt.datetime, grace_seconds: int) -> bool:
+    """Running, and past its deadline and the grace for saves in flight: no answer can change."""
+    return attempt.state == IN_PROGRESS and attempt.deadline_at is not None and \
+        now > attempt.deadline_at + dt.timedelta(seconds=grace_seconds)
+
+
+def finish_if_expired(db: Session, attempt: models.Attempt, now: dt.datetime, grace_seconds: int,
+                      prepared: marking.Prepared | None = None) -> bool:
+    """Lazy time-out: finish the attempt if its deadline and the grace for saves have passed.
+    ``attempt`` must be read afresh in the caller's write transaction."""
+    if is_expired(attempt, now, grace_seconds):
+        finish(db, attempt, TIMED_OUT, now, actor="time-out", prepared=prepared)
         return True
     return False
+
+
+def prepare_time_out(db: Session, attempt: models.Attempt, now: dt.datetime, grace_seconds: int) -> marking.Prepared | None:
+    """Before the write transaction of a time-out finish: its marks, worked out outside SQLite's
+    write lock (None when the attempt is not expired, so there is nothing to finish)."""
+    return marking.prepare(db, attempt) if is_expired(attempt, now, grace_seconds) else None
 
 
 def expired_attempt_ids(db: Session, now: dt.datetime, grace_seconds: int) -> list[int]:

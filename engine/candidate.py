@@ -92,13 +92,19 @@ def _candidate_context():
 
 
 def _sweep_if_expired(attempt: models.Attempt) -> models.Attempt:
+    """Finish a timed-out attempt on the candidate's own poll (lazy finishing).
+
+    Only once the grace for saves in flight has passed (until then there is nothing to do, and
+    at a deadline every poll in the room would take the write lock for nothing), and with the
+    marks worked out before the write lock: at a deadline a whole room finishes at once."""
     session_db = db.session()
     now = clock.now(session_db)
     grace = current_app.config["SAVE_GRACE_SECONDS"]
-    if attempt.state == IN_PROGRESS and attempt.deadline_at is not None and now > attempt.deadline_at:
+    prepared = attempts.prepare_time_out(session_db, attempt, now, grace)
+    if prepared is not None:
         with db.writing(session_db):
             attempt = load_attempt(for_update=True)
-            attempts.finish_if_expired(session_db, attempt, now, grace)
+            attempts.finish_if_expired(session_db, attempt, now, grace, prepared)
     return attempt
 
 

@@ -14,9 +14,8 @@ from flask import (
     Blueprint, abort, current_app, g, jsonify, redirect, request, send_from_directory, url_for,
 )
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
-from engine import auth, clock, db, lock_state, locks, models
+from engine import attempts, auth, clock, db, lock_state, locks, models
 from engine.attempt_states import FINISHED, IN_PROGRESS
 from engine.audit import record
 from engine.web import hx_redirect, is_htmx, local_time, render
@@ -25,25 +24,19 @@ bp = Blueprint("locks", __name__)
 
 #: Candidate endpoints the guard leaves alone: no attempt yet, or leaving.
 UNGUARDED = frozenset({"candidate.index", "candidate.sign_in", "candidate.sign_out"})
-#: The attempt's surroundings, loaded with it by the guard.
-ATTEMPT_CONTEXT = (
-    joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification),
-    joinedload(models.Attempt.entry).joinedload(models.Entry.candidate).joinedload(models.Candidate.centre),
-)
 #: Built once: SQLAlchemy remembers a statement object's cache key, so the guard does not
 #: compute it again on every request (as a new ``session.get(..., options=...)`` did).
-_GUARD_LOAD = select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id")).options(*ATTEMPT_CONTEXT)
-#: The same, read afresh and (on PostgreSQL) row-locked for a write. Reloading the attempt alone
-#: (``session.get(..., populate_existing=True)``) reset its relationships, so the write read its
-#: entry, sitting and specification again, a statement each, while SQLite's write lock was held.
-_FRESH_LOAD = _GUARD_LOAD.with_for_update(of=models.Attempt).execution_options(populate_existing=True)
+#: One query for what every candidate request reads next (the locks need the sitting and its
+#: specification, the pages the centre's time zone); lazy loads cost a statement each.
+_GUARD_LOAD = select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id")).options(
+    *attempts.ATTEMPT_CONTEXT)
 #: A blocked attempt is recorded for the invigilator at most this often.
 BLOCK_RECORD_SECONDS = 60
 
 
 def fresh_attempt(attempt_id: int) -> models.Attempt | None:
     """The attempt as it is now, with its surroundings, for a write transaction to change."""
-    return db.session().scalars(_FRESH_LOAD, {"attempt_id": attempt_id}).one_or_none()
+    return attempts.reload_for_write(db.session(), attempt_id)
 
 
 def _context(attempt: models.Attempt, stage: str, endpoint: str | None = None) -> locks.Context:
@@ -78,8 +71,6 @@ def guard():
     claim = auth.current_attempt_id()
     if claim is None:
         return None
-    # One query for what every candidate request reads next (the locks need the sitting and its
-    # specification, the pages the centre's time zone); lazy loads cost a statement each.
     attempt = db.session().scalars(_GUARD_LOAD, {"attempt_id": claim[0]}).one_or_none()
     # The session's identity map holds objects weakly: kept for the request, the route's own
     # load_attempt() finds this one (and what came with it) instead of asking again.

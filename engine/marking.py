@@ -209,11 +209,46 @@ def rows_for(db: Session, attempt: models.Attempt,
     return rows
 
 
-def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime) -> models.Result:
-    """Mark every form item and write the attempt's result (in the caller's transaction)."""
+@dataclass(frozen=True)
+class Prepared:
+    """An attempt's marks worked out before its write transaction, and what they came from."""
+
+    #: The attempt's save counter when the answers were read: every save raises it.
+    last_seq: int
+    figures: Figures
+    #: Held so that the session keeps the form items (and through them their versions,
+    #: criteria and outcomes) loaded until the write: it holds loaded rows only weakly.
+    form_items: tuple[models.FormItem, ...]
+
+
+def prepare(db: Session, attempt: models.Attempt) -> Prepared:
+    """Mark the attempt without writing anything, for :func:`mark_attempt` to store later.
+
+    A time-out finish marks answers that can no longer change (saves are refused once the
+    deadline and the grace have passed), so the reading and the marking, most of a finish's
+    work, can be done before the write lock instead of inside it, where on SQLite every other
+    writer of the centre waits (docs/performance.md)."""
+    form_items = tuple(attempt.form_items)
+    figures = compute(unit_outcomes(load_outcomes(db, attempt.entry.sitting.specification)), rows_for(db, attempt))
+    return Prepared(attempt.last_seq, figures, form_items)
+
+
+def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
+                 prepared: Prepared | None = None) -> models.Result:
+    """Mark every form item and write the attempt's result (in the caller's transaction).
+
+    ``prepared`` (from :func:`prepare`) is used when no save has landed since it was made; the
+    attempt must have been read afresh in this transaction for that check to mean anything."""
     spec = attempt.entry.sitting.specification
-    unit = load_outcomes(db, spec)
-    figures = compute(unit_outcomes(unit), rows_for(db, attempt))
+    if prepared is not None and prepared.last_seq == attempt.last_seq:
+        figures = prepared.figures
+    else:
+        if prepared is not None:
+            # A save landed in between: the held form items show the answers before it.
+            for form_item in prepared.form_items:
+                db.expire(form_item)
+        unit = load_outcomes(db, spec)
+        figures = compute(unit_outcomes(unit), rows_for(db, attempt))
     for form_item, mark in zip(attempt.form_items, figures.marks):
         form_item.marks_awarded, form_item.marks_available = mark.awarded, mark.available
         form_item.mark_outcome = mark.outcome

@@ -6,7 +6,11 @@ transaction, so one bad attempt cannot hold up the rest.
 """
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterable
+
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from engine import attempts, clock, db, models
 
@@ -17,19 +21,32 @@ def sweep(app: Flask) -> int:
     # caller's or the host's.
     with app.app_context():
         session = db.new_session(app)
-        finished = 0
         try:
             # One read for the whole burst: the entries, sittings and specifications (and the unit
             # marking loads through them) stay in the session while ``entries`` holds them, so each
-            # write transaction below reads only its attempt, its form and the versions not yet read.
+            # finish below reads only its attempt, its form and the versions not yet read.
             expired = attempts.expired_attempts(session, clock.now(session), grace)
             entries = {attempt.id: attempt.entry for attempt in expired}
-            for attempt_id in entries:
-                with db.writing(session):
-                    # Read again under the lock: a save or a finish may have landed since.
-                    attempt = session.get(models.Attempt, attempt_id, with_for_update=True, populate_existing=True)
-                    if attempts.finish_if_expired(session, attempt, clock.now(session), grace):
-                        finished += 1
+            return finish_time_outs(session, list(entries), lambda: clock.now(session), grace)
         finally:
             session.close()
+
+
+def finish_time_outs(session: Session, attempt_ids: Iterable[int], now: Callable[[], dt.datetime],
+                     grace: int) -> int:
+    """Finish each of these attempts that has timed out, each in its own short write transaction,
+    with its marks worked out before it (outside SQLite's write lock: at a deadline a whole
+    room finishes at once, while the candidates' polls race to do the same). Returns how many
+    this call finished."""
+    finished = 0
+    for attempt_id in attempt_ids:
+        attempt = session.get(models.Attempt, attempt_id, populate_existing=True)
+        prepared = attempts.prepare_time_out(session, attempt, now(), grace) if attempt is not None else None
+        if prepared is None:
+            continue  # finished meanwhile (by a poll or the register), or given more time
+        with db.writing(session):
+            # Read again under the lock: a save or a finish may have landed since.
+            attempt = attempts.reload_for_write(session, attempt_id)
+            if attempts.finish_if_expired(session, attempt, now(), grace, prepared):
+                finished += 1
     return finished

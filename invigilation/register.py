@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from engine import attempts, db, models, timing
+from engine import attempts, models, sweeper, timing
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.web import local_time
 
@@ -103,10 +103,7 @@ def finish_expired(db_session: Session, entries: list[models.Entry], now: dt.dat
     expired = [e.attempt.id for e in entries if e.attempt.state == IN_PROGRESS and e.attempt.deadline_at
                and now > e.attempt.deadline_at + dt.timedelta(seconds=grace)]
     if expired:
-        with db.writing(db_session):
-            for attempt_id in expired:
-                attempt = db_session.get(models.Attempt, attempt_id, with_for_update=True, populate_existing=True)
-                attempts.finish_if_expired(db_session, attempt, now, grace)
+        sweeper.finish_time_outs(db_session, expired, lambda: now, grace)
 
 
 def build(db_session: Session, sitting: models.Sitting, now: dt.datetime, grace: int) -> Register:

@@ -221,3 +221,77 @@ def test_the_login_storm_holds_the_write_lock_for_few_statements(app, candidate_
         browser.confirm()
     assert sign_in["n"] <= 2, sign_in["n"]  # the attempt read afresh, its update
     assert confirm["n"] <= 3, confirm["n"]  # the attempt read afresh, its update, the audit record
+
+
+def test_a_time_out_on_the_candidates_poll_marks_before_the_write_lock(app, candidate_factory, invigilator, demo,
+                                                                       clock):
+    """At a deadline the whole room's polls finish their attempts at once: during the grace they
+    leave the write lock alone, and after it the marking is done before the lock is taken."""
+    grace = app.config["SAVE_GRACE_SECONDS"] = 10
+    browser = candidate_factory("0002")
+    browser.sign_in()
+    browser.confirm()
+    invigilator.start(demo["sitting_id"])
+    with app.app_context():
+        session = db.new_session(app)
+        attempt = session.scalar(select(models.Attempt).join(models.Entry).join(models.Candidate).where(
+            models.Candidate.candidate_number == "0002", models.Entry.sitting_id == demo["sitting_id"]))
+        attempt_id, deadline = attempt.id, attempt.deadline_at
+        version = attempt.form_items[0].item_version
+        correct = item_type(version.type_name).correct_response(version.definition)
+        with db.writing(session):
+            attempts.save_response(session, attempt, 1, correct, uuid.uuid4().hex, clock.advance(minutes=1), grace)
+        session.close()
+    poll = {"HX-Request": "true"}
+    clock.now = deadline + dt.timedelta(seconds=grace - 5)
+    browser.client.get("/test/time", headers=poll)  # may record the heartbeat
+    clock.advance(seconds=1)
+    with counted(app, in_write_lock_only=True) as in_grace:
+        assert browser.client.get("/test/time", headers=poll).headers.get("HX-Redirect") is None
+    assert in_grace["n"] == 0, in_grace["n"]
+    clock.now = deadline + dt.timedelta(seconds=grace + 1)
+    with counted(app, in_write_lock_only=True) as finishing:
+        response = browser.client.get("/test/time", headers=poll)
+    assert response.headers["HX-Redirect"] == "/test/done"
+    # The attempt read afresh, its update, the FINISH time event, the form, the marks (one
+    # statement for every item), the result read and written, the audit record.
+    assert finishing["n"] <= 8, finishing["n"]
+    assert_finished_and_marked(app, attempt_id, deadline)
+
+
+def test_a_save_landing_after_the_marks_were_worked_out_is_marked_too(app, demo, clock):
+    """The marks worked out before the write lock are used only if no save has landed since."""
+    grace = 10
+    sitting_id = open_room(app, 1, clock.now, "3")
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
+        (attempt,) = room_attempts(session, sitting_id)
+        attempt_id, deadline = attempt.id, attempt.deadline_at
+        session.close()
+    answer_some(app, sitting_id, clock.advance(minutes=5), how_many=2)
+    late = deadline + dt.timedelta(seconds=grace + 1)
+    with app.app_context():
+        session = db.new_session(app)
+        prepared = attempts.prepare_time_out(session, session.get(models.Attempt, attempt_id), late, grace)
+        assert prepared is not None
+        # A save accepted in time, committed by another request after the marks were worked out.
+        other = db.new_session(app)
+        with db.writing(other):
+            attempt = other.get(models.Attempt, attempt_id)
+            version = attempt.form_items[2].item_version
+            correct = item_type(version.type_name).correct_response(version.definition)
+            attempts.save_response(other, attempt, attempt.form_items[2].position, correct, uuid.uuid4().hex,
+                                   deadline - dt.timedelta(seconds=1), grace)
+        other.close()
+        with db.writing(session):
+            attempt = attempts.reload_for_write(session, attempt_id)
+            assert attempts.finish_if_expired(session, attempt, late, grace, prepared)
+        session.close()
+    assert_finished_and_marked(app, attempt_id, deadline)
+    with app.app_context():
+        session = db.new_session(app)
+        third = session.get(models.Attempt, attempt_id).form_items[2]
+        assert third.current_response == correct and third.marks_awarded == third.marks_available > 0
+        session.close()
