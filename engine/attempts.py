@@ -477,11 +477,33 @@ def expired_attempt_ids(db: Session, now: dt.datetime, grace_seconds: int) -> li
     return list(db.scalars(select(models.Attempt.id).where(*_expired(now, grace_seconds))))
 
 
-def expired_attempts(db: Session, now: dt.datetime, grace_seconds: int) -> list[models.Attempt]:
-    """The expired attempts with their entries, sittings and specifications (what finishing reads
-    besides the attempt and its form) in one query, for a sweep to finish one by one."""
-    return list(db.scalars(select(models.Attempt).where(*_expired(now, grace_seconds)).options(
+def unattended_time_outs(db: Session, now: dt.datetime, grace_seconds: int) -> list[models.Attempt]:
+    """The expired attempts no browser is about to finish (:func:`is_unattended`), with their
+    entries, sittings and specifications (what finishing reads besides the attempt and its form)
+    in one query, for a sweep to finish one by one."""
+    left_to_browser = now - dt.timedelta(seconds=LEFT_TO_THE_BROWSER_SECONDS)
+    return list(db.scalars(select(models.Attempt).where(
+        *_expired(now, grace_seconds),
+        or_(models.Attempt.last_contact_at.is_(None), models.Attempt.last_contact_at < left_to_browser,
+            models.Attempt.deadline_at < left_to_browser - dt.timedelta(seconds=grace_seconds)),
+    ).options(
         joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification))))
+
+
+#: A browser in contact this recently finishes its own timed-out attempt on its next timer poll
+#: (every few seconds). The sweeper and the register leave the attempt to it for this long: at a
+#: deadline they would otherwise race a room's polls, and every rival marks the attempt (before
+#: the write lock) although only one finish counts. A closed browser's attempt is not waited for.
+LEFT_TO_THE_BROWSER_SECONDS = 60
+
+
+def is_unattended(attempt: models.Attempt, now: dt.datetime, grace_seconds: int) -> bool:
+    """Expired, and no browser is about to finish it: none in contact for a while, or the browser
+    has had its chance (the query in :func:`unattended_time_outs` says the same)."""
+    left_to_browser = now - dt.timedelta(seconds=LEFT_TO_THE_BROWSER_SECONDS)
+    return is_expired(attempt, now, grace_seconds) and (
+        attempt.last_contact_at is None or attempt.last_contact_at < left_to_browser
+        or attempt.deadline_at < left_to_browser - dt.timedelta(seconds=grace_seconds))
 
 
 def _expired(now: dt.datetime, grace_seconds: int) -> tuple:

@@ -1,7 +1,8 @@
 """The sweeper: finishes attempts whose time ran out while nobody was looking.
 
-Lazy finishing (on the next candidate or invigilator request) covers most cases; the sweeper
-covers a closed browser in an unwatched room. Each attempt finishes in its own short
+Lazy finishing (on the candidate's next request) covers most cases; the sweeper covers a
+closed browser in an unwatched room, and a browser that has not come back within
+``attempts.LEFT_TO_THE_BROWSER_SECONDS``. Each attempt finishes in its own short
 transaction, so one bad attempt cannot hold up the rest.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ def sweep(app: Flask) -> int:
             # One read for the whole burst: the entries, sittings and specifications (and the unit
             # marking loads through them) stay in the session while ``entries`` holds them, so each
             # finish below reads only its attempt, its form and the versions not yet read.
-            expired = attempts.expired_attempts(session, clock.now(session), grace)
+            expired = attempts.unattended_time_outs(session, clock.now(session), grace)
             entries = {attempt.id: attempt.entry for attempt in expired}
             return finish_time_outs(session, list(entries), lambda: clock.now(session), grace)
         finally:

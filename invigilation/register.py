@@ -99,9 +99,9 @@ def load_entries(db_session: Session, sitting: models.Sitting) -> list[models.En
 
 
 def finish_expired(db_session: Session, entries: list[models.Entry], now: dt.datetime, grace: int) -> None:
-    """Lazy time-outs: the register is looked at every few seconds, so it finishes what ran out."""
-    expired = [e.attempt.id for e in entries if e.attempt.state == IN_PROGRESS and e.attempt.deadline_at
-               and now > e.attempt.deadline_at + dt.timedelta(seconds=grace)]
+    """Lazy time-outs: the register is looked at every few seconds, so it finishes what ran out
+    and no open browser is about to finish itself (``attempts.is_unattended``)."""
+    expired = [e.attempt.id for e in entries if attempts.is_unattended(e.attempt, now, grace)]
     if expired:
         sweeper.finish_time_outs(db_session, expired, lambda: now, grace)
 

@@ -295,3 +295,48 @@ def test_a_save_landing_after_the_marks_were_worked_out_is_marked_too(app, demo,
         third = session.get(models.Attempt, attempt_id).form_items[2]
         assert third.current_response == correct and third.marks_awarded == third.marks_available > 0
         session.close()
+
+
+def test_the_sweeper_leaves_a_time_out_to_an_open_browser_for_a_while(app, demo, clock):
+    """At a deadline the candidates' own polls finish their attempts; the sweeper (and the
+    register, by the same rule) finish at once only those whose browser is gone, so the
+    attempts are not marked two or three times over by rivals racing to finish them."""
+    grace = app.config["SAVE_GRACE_SECONDS"]
+    sitting_id = open_room(app, 2, clock.now, "2")
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
+        open_browser, closed_browser = room_attempts(session, sitting_id)
+        deadline = open_browser.deadline_at
+        with db.writing(session):
+            open_browser.last_contact_at = deadline - dt.timedelta(seconds=5)  # its last save
+            closed_browser.last_contact_at = deadline - dt.timedelta(minutes=20)
+        session.close()
+
+    def unattended(now):
+        with app.app_context():
+            session = db.new_session(app)
+            found = {a.id: attempts.is_unattended(a, now, grace) for a in room_attempts(session, sitting_id)}
+            session.close()
+        return found
+    clock.now = deadline + dt.timedelta(seconds=grace + 1)
+    assert unattended(clock.now) == {open_browser.id: False, closed_browser.id: True}
+    assert sweeper.sweep(app) == 1
+    last_contact = deadline - dt.timedelta(seconds=5)
+    clock.now = last_contact + dt.timedelta(seconds=attempts.LEFT_TO_THE_BROWSER_SECONDS - 1)
+    assert sweeper.sweep(app) == 0
+    clock.advance(seconds=2)  # the browser has gone quiet: it is not coming back to finish
+    assert unattended(clock.now)[open_browser.id]
+    assert sweeper.sweep(app) == 1
+    for attempt_id in (open_browser.id, closed_browser.id):
+        assert_finished_and_marked_blank(app, attempt_id, deadline)
+
+
+def assert_finished_and_marked_blank(app, attempt_id: int, deadline: dt.datetime) -> None:
+    with app.app_context():
+        session = db.new_session(app)
+        attempt = session.get(models.Attempt, attempt_id)
+        assert attempt.state == "finished" and attempt.finish_reason == TIMED_OUT and attempt.finished_at == deadline
+        assert attempt.result.total == 0 and all(fi.mark_outcome == "blank" for fi in attempt.form_items)
+        session.close()
