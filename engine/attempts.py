@@ -532,10 +532,11 @@ def end_sitting(db: Session, sitting: models.Sitting, actor: str, now: dt.dateti
     return finished
 
 
-def submit(db: Session, attempt: models.Attempt, now: dt.datetime) -> None:
+def submit(db: Session, attempt: models.Attempt, now: dt.datetime, prepared: marking.Prepared | None = None) -> None:
+    """The candidate hands in (``prepared``: marks worked out before the write, as for :func:`finish`)."""
     if attempt.state not in (IN_PROGRESS,):
         raise NotAccepted(_state_message(attempt))
-    finish(db, attempt, SUBMITTED, now, actor=f"candidate:{attempt.entry.candidate_id}")
+    finish(db, attempt, SUBMITTED, now, actor=f"candidate:{attempt.entry.candidate_id}", prepared=prepared)
 
 
 def answered_count(db: Session, attempt_ids: list[int]) -> dict[int, tuple[int, int, int]]:

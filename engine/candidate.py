@@ -10,7 +10,7 @@ import uuid
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 
-from engine import attempts, auth, clock, db, item_versions, lock_web, models, ratelimit
+from engine import attempts, auth, clock, db, item_versions, lock_web, marking, models, ratelimit
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.plugins import item_type
 from engine.security import secrets_match
@@ -337,12 +337,16 @@ def submit():
                       remaining=attempts.ledger(session_db, attempt, clock.now(session_db)).remaining_seconds,
                       unanswered=[fi for fi in items if not fi.answered], flagged=[fi for fi in items if fi.flagged],
                       error="Tick the box to confirm you want to submit. You cannot change answers afterwards.")
+    # Marked before the write lock, as a time-out is: inside it the marks are used only if no save
+    # has landed in between (the attempt's save counter), else it marks afresh (engine/marking.py).
+    attempt = load_attempt()
+    prepared = marking.prepare(session_db, attempt) if attempt.state == IN_PROGRESS else None
     with db.writing(session_db):
         attempt = load_attempt(for_update=True)
         now = clock.now(session_db)
-        attempts.finish_if_expired(session_db, attempt, now, current_app.config["SAVE_GRACE_SECONDS"])
+        attempts.finish_if_expired(session_db, attempt, now, current_app.config["SAVE_GRACE_SECONDS"], prepared)
         if attempt.state == IN_PROGRESS:
-            attempts.submit(session_db, attempt, now)
+            attempts.submit(session_db, attempt, now, prepared)
     return redirect(_route_for_state(attempt) or url_for("candidate.test"), code=303)
 
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
-from engine import models
+from engine import item_versions, models
 from engine.item_types import Mark, clamp
 from engine.models_marking import ManualMark, MarkingSettings
 from engine.plugins import item_type
@@ -134,6 +134,26 @@ def unit_outcomes(unit: models.Unit) -> list[tuple[str, str, list[tuple[str, str
     return [(lo.number, lo.title, [(c.number, c.title) for c in lo.criteria]) for lo in unit.learning_outcomes]
 
 
+_lo, _ac = models.LearningOutcome.__table__, models.AssessmentCriterion.__table__
+#: Built once (its cache key is remembered). Rows, not ORM objects: a unit's outcomes and
+#: criteria as objects were a tenth of a finish's CPU under load (docs/performance.md).
+_OUTCOMES = (select(_lo.c.number, _lo.c.title, _ac.c.number.label("criterion"), _ac.c.title.label("criterion_title"))
+             .select_from(_lo.outerjoin(_ac, _ac.c.learning_outcome_id == _lo.c.id))
+             .where(_lo.c.unit_id == bindparam("unit_id"))
+             .order_by(_lo.c.position, _lo.c.id, _ac.c.position, _ac.c.id))
+
+
+def outcomes_of(db: Session, unit_id: int) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The unit's outcomes in its order, as :func:`compute` takes them, in one statement. Read
+    each time rather than cached: a bank reload may retitle them, from another process."""
+    outcomes: dict[str, tuple[str, str, list[tuple[str, str]]]] = {}
+    for row in db.execute(_OUTCOMES, {"unit_id": unit_id}):
+        criteria = outcomes.setdefault(row.number, (row.number, row.title, []))[2]
+        if row.criterion is not None:
+            criteria.append((row.criterion, row.criterion_title))
+    return list(outcomes.values())
+
+
 # --- an attempt ---------------------------------------------------------------------------------
 
 
@@ -151,61 +171,36 @@ def version_marked(form_item: models.FormItem) -> models.ItemVersion:
     return form_item.marked_version or form_item.item_version
 
 
-def _in_session(db: Session, model, ident):
-    """The loaded, unexpired row already in the session (a strong reference to it), else None."""
-    found = db.identity_map.get(db.identity_key(model, ident))
-    return found if found is not None and not inspect(found).expired_attributes else None
-
-
-def load_outcomes(db: Session, specification: models.TestSpecification) -> models.Unit:
-    """The specification's unit with its learning outcomes and their criteria in one query (none
-    when the session has them), not one per outcome; the criteria then serve every version's
-    ``criterion`` from the session. The unit is returned through ``specification.unit``, so it
-    stays loaded as long as the specification does (the session holds rows only weakly)."""
-    unit = _in_session(db, models.Unit, specification.unit_id)
-    if unit is None or "learning_outcomes" not in unit.__dict__ or \
-            not all("criteria" in lo.__dict__ for lo in unit.learning_outcomes):
-        # Held in ``unit`` until ``specification.unit`` below finds it in the session.
-        unit = db.scalars(select(models.Unit).where(models.Unit.id == specification.unit_id).options(
-            joinedload(models.Unit.learning_outcomes).joinedload(models.LearningOutcome.criteria))).unique().one()
-    return specification.unit
-
-
-def load_versions(db: Session, form_items: list[models.FormItem]) -> list[models.ItemVersion]:
-    """Every item version the form items are marked against, with one query for those the session
-    lacks, instead of one lazy load per item. Keep the list while reading ``form_item.item_version``:
-    the session holds loaded rows only weakly, so it is what keeps them there."""
-    wanted = {fi.item_version_id for fi in form_items} | {fi.marked_version_id for fi in form_items
-                                                          if fi.marked_version_id is not None}
-    held = [_in_session(db, models.ItemVersion, i) for i in wanted]
-    found = [version for version in held if version is not None]
-    missing = wanted - {version.id for version in found}
-    if missing:
-        found += db.scalars(select(models.ItemVersion).where(models.ItemVersion.id.in_(missing))).all()
-    return found
+def marked_version_id(form_item: models.FormItem) -> int:
+    """:func:`version_marked`'s id, without loading the version (a regrade sets the id too)."""
+    return form_item.marked_version_id or form_item.item_version_id
 
 
 def rows_for(db: Session, attempt: models.Attempt,
              versions: dict[int, models.ItemVersion] | None = None) -> list[ItemRow]:
     """The attempt's items as marking sees them; ``versions`` (form item id -> version) marks some
-    items against other versions without changing anything (a regrade's preview)."""
+    items against other versions without changing anything (a regrade's preview).
+
+    The versions come from the app's cache of them (engine/item_versions.py: one statement for
+    those it lacks), not as ORM rows with their criteria and outcomes."""
     spec = attempt.entry.sitting.specification
     settings = settings_for(db, spec.id)
-    versions = versions or {}
+    chosen = {form_item_id: item_versions.view_of(version) for form_item_id, version in (versions or {}).items()}
+    form_items = attempt.form_items
+    cached = item_versions.get_many(db, [marked_version_id(fi) for fi in form_items if fi.id not in chosen])
 
     def version_of(form_item):
-        return versions.get(form_item.id) or version_marked(form_item)
-    loaded = load_versions(db, attempt.form_items)  # noqa: F841 (held while the rows are read)
-    open_items = [fi.id for fi in attempt.form_items if not item_type(version_of(fi).type_name).auto_marked]
+        return chosen.get(form_item.id) or cached[marked_version_id(form_item)]
+    open_items = [fi.id for fi in form_items if not item_type(version_of(fi).type_name).auto_marked]
     by_item = manual_marks(db, open_items)
     rows = []
-    for form_item in attempt.form_items:
+    for form_item in form_items:
         version = version_of(form_item)
         manual = None
         if form_item.id in by_item:
             manual = mark_in_force(by_item[form_item.id], settings.second_marking, Decimal(settings.tolerance))
-        rows.append(ItemRow(version.type_name, version.definition, version.criterion.learning_outcome.number,
-                            version.criterion.number, form_item.current_response, manual))
+        rows.append(ItemRow(version.type_name, version.definition, version.outcome_number,
+                            version.criterion_number, form_item.current_response, manual))
     return rows
 
 
@@ -216,8 +211,8 @@ class Prepared:
     #: The attempt's save counter when the answers were read: every save raises it.
     last_seq: int
     figures: Figures
-    #: Held so that the session keeps the form items (and through them their versions,
-    #: criteria and outcomes) loaded until the write: it holds loaded rows only weakly.
+    #: Held so that the session keeps the form items loaded until the write: it holds loaded
+    #: rows only weakly.
     form_items: tuple[models.FormItem, ...]
 
 
@@ -229,7 +224,7 @@ def prepare(db: Session, attempt: models.Attempt) -> Prepared:
     work, can be done before the write lock instead of inside it, where on SQLite every other
     writer of the centre waits (docs/performance.md)."""
     form_items = tuple(attempt.form_items)
-    figures = compute(unit_outcomes(load_outcomes(db, attempt.entry.sitting.specification)), rows_for(db, attempt))
+    figures = compute(outcomes_of(db, attempt.entry.sitting.specification.unit_id), rows_for(db, attempt))
     return Prepared(attempt.last_seq, figures, form_items)
 
 
@@ -247,12 +242,11 @@ def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
             # A save landed in between: the held form items show the answers before it.
             for form_item in prepared.form_items:
                 db.expire(form_item)
-        unit = load_outcomes(db, spec)
-        figures = compute(unit_outcomes(unit), rows_for(db, attempt))
+        figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt))
     for form_item, mark in zip(attempt.form_items, figures.marks):
         form_item.marks_awarded, form_item.marks_available = mark.awarded, mark.available
         form_item.mark_outcome = mark.outcome
-        form_item.marked_version_id = version_marked(form_item).id
+        form_item.marked_version_id = marked_version_id(form_item)
     result = attempt.result or models.Result(attempt_id=attempt.id)
     result.total, result.available, result.pass_mark = figures.total, figures.available, spec.pass_mark
     result.passed = figures.total >= spec.pass_mark

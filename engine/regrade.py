@@ -80,7 +80,7 @@ def _plan(db: Session, attempt: models.Attempt, item: models.Item) -> tuple[Atte
     latest = target_version(db, item)
     versions = {fi.id: latest for fi in attempt.form_items if fi.item_version.item_id == item.id}
     spec = attempt.entry.sitting.specification
-    figures = marking.compute(marking.unit_outcomes(spec.unit), marking.rows_for(db, attempt, versions))
+    figures = marking.compute(marking.outcomes_of(db, spec.unit_id), marking.rows_for(db, attempt, versions))
     result = attempt.result
     after_label = "Provisional" if figures.provisional else ("Pass" if figures.total >= spec.pass_mark else "Fail")
     change = AttemptChange(attempt.id, attempt.entry.candidate.candidate_number, Decimal(result.total),
@@ -124,7 +124,9 @@ def apply(db: Session, sitting: models.Sitting, item: models.Item, attempt_ids: 
         change, versions = _plan(db, attempt, item)
         for form_item in attempt.form_items:
             if form_item.id in versions:
+                # Both: marking reads the id (engine/marking.py), pages the relationship.
                 form_item.marked_version = versions[form_item.id]
+                form_item.marked_version_id = versions[form_item.id].id
         marking.mark_attempt(db, attempt, now)
         audit.record(db, actor, "results.regrade", f"attempt:{attempt.id}", now, reason=reason,
                      detail={"item": item.key, **change.as_json()})

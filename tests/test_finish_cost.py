@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import delete, event, select
 
 from engine import attempts, db, marking, models, sweeper, timing
-from engine.attempt_states import IN_PROGRESS, TIMED_OUT
+from engine.attempt_states import IN_PROGRESS, SUBMITTED, TIMED_OUT
 from engine.plugins import item_type
 
 from conftest import csrf_from
@@ -294,6 +294,45 @@ def test_a_save_landing_after_the_marks_were_worked_out_is_marked_too(app, demo,
         session = db.new_session(app)
         third = session.get(models.Attempt, attempt_id).form_items[2]
         assert third.current_response == correct and third.marks_awarded == third.marks_available > 0
+        session.close()
+
+
+def test_a_submit_marked_before_its_write_marks_a_save_that_lands_in_between(app, demo, clock):
+    """A submit works out its marks before the write lock too (engine/candidate.py); a save
+    committed in between is in the result, and without one the marks worked out are stored."""
+    sitting_id = open_room(app, 2, clock.now, "4")
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
+        changed, unchanged = [a.id for a in room_attempts(session, sitting_id)]
+        session.close()
+    now = clock.advance(minutes=5)
+    answer_some(app, sitting_id, now, how_many=2)
+    with app.app_context():
+        for attempt_id in (changed, unchanged):
+            session = db.new_session(app)
+            prepared = marking.prepare(session, session.get(models.Attempt, attempt_id))
+            if attempt_id == changed:
+                other = db.new_session(app)
+                with db.writing(other):
+                    attempt = other.get(models.Attempt, attempt_id)
+                    version = attempt.form_items[2].item_version
+                    correct = item_type(version.type_name).correct_response(version.definition)
+                    attempts.save_response(other, attempt, attempt.form_items[2].position, correct,
+                                           uuid.uuid4().hex, now, 10)
+                other.close()
+            with db.writing(session):
+                attempts.submit(session, attempts.reload_for_write(session, attempt_id), now, prepared)
+            session.close()
+        session = db.new_session(app)
+        for attempt_id, answered in ((changed, 3), (unchanged, 2)):
+            attempt = session.get(models.Attempt, attempt_id)
+            assert attempt.state == "finished" and attempt.finish_reason == SUBMITTED
+            awarded = [fi for fi in attempt.form_items if fi.marks_awarded]
+            assert [fi.position for fi in awarded] == [fi.position for fi in attempt.form_items[:answered]]
+            assert all(fi.marks_awarded == fi.marks_available for fi in awarded)
+            assert attempt.result.total == sum(fi.marks_awarded for fi in attempt.form_items)
         session.close()
 
 
