@@ -402,24 +402,45 @@ def set_flag(attempt: models.Attempt, position: int, flagged: bool) -> None:
 
 # --- reading an attempt to change it ----------------------------------------------------------------
 
-#: What nearly every reader of an attempt reads next: its entry, sitting and specification (the
-#: locks, the deadline, marking) and its candidate and centre (the pages' time zone).
-ATTEMPT_CONTEXT = (
-    joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification),
-    joinedload(models.Attempt.entry).joinedload(models.Entry.candidate).joinedload(models.Candidate.centre),
-)
-#: Built once (its cache key is remembered). Reloading the attempt alone
-#: (``session.get(..., populate_existing=True)``) reset its relationships, so the write read its
-#: entry, sitting and specification again, a statement each, while SQLite's write lock was held.
-_RELOAD_FOR_WRITE = (select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id"))
-                     .options(*ATTEMPT_CONTEXT).with_for_update(of=models.Attempt)
-                     .execution_options(populate_existing=True))
+_A, _E, _S, _C = models.Attempt, models.Entry, models.Sitting, models.Candidate
+#: The attempt with what nearly every reader of it reads next: its entry, sitting and
+#: specification (the locks, the deadline, marking) and its candidate and centre (the pages'
+#: time zone), in one statement. Six plain entities joined, linked below, rather than
+#: ``joinedload``, which adapts every row through aliases: a fifth more CPU for the lock guard
+#: that every candidate request runs (docs/performance.md). Built once (its cache key is kept).
+_WITH_CONTEXT = (select(_A, _E, _S, models.TestSpecification, _C, models.Centre)
+                 .join(_A.entry).join(_E.sitting).join(_S.specification).join(_E.candidate).join(_C.centre)
+                 .where(_A.id == bindparam("attempt_id")))
+#: Reloading the attempt alone (``session.get(..., populate_existing=True)``) reset its
+#: relationships, so the write read its entry, sitting and specification again, a statement
+#: each, while SQLite's write lock was held.
+_RELOAD_FOR_WRITE = _WITH_CONTEXT.with_for_update(of=_A).execution_options(populate_existing=True)
+
+
+def _linked(row) -> models.Attempt | None:
+    """The attempt of a ``_WITH_CONTEXT`` row, its relationships set to the row's objects (as
+    loaded, so nothing is written), which also keeps them in the session, as it holds rows only
+    weakly."""
+    if row is None:
+        return None
+    attempt, entry, sitting, specification, candidate, centre = row
+    set_committed_value(attempt, "entry", entry)
+    set_committed_value(entry, "sitting", sitting)
+    set_committed_value(sitting, "specification", specification)
+    set_committed_value(entry, "candidate", candidate)
+    set_committed_value(candidate, "centre", centre)
+    return attempt
+
+
+def load_with_context(db: Session, attempt_id: int) -> models.Attempt | None:
+    """The attempt with its entry, sitting, specification, candidate and centre, in one statement."""
+    return _linked(db.execute(_WITH_CONTEXT, {"attempt_id": attempt_id}).one_or_none())
 
 
 def reload_for_write(db: Session, attempt_id: int) -> models.Attempt | None:
     """The attempt as it is now, with its surroundings, in the caller's write transaction (and,
     on PostgreSQL, its row locked), in one statement."""
-    return db.scalars(_RELOAD_FOR_WRITE, {"attempt_id": attempt_id}).one_or_none()
+    return _linked(db.execute(_RELOAD_FOR_WRITE, {"attempt_id": attempt_id}).one_or_none())
 
 
 # --- finishing ----------------------------------------------------------------------------------------

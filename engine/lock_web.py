@@ -13,7 +13,7 @@ import datetime as dt
 from flask import (
     Blueprint, abort, current_app, g, jsonify, redirect, request, send_from_directory, url_for,
 )
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from engine import attempts, auth, clock, db, lock_state, locks, models
 from engine.attempt_states import FINISHED, IN_PROGRESS
@@ -24,12 +24,6 @@ bp = Blueprint("locks", __name__)
 
 #: Candidate endpoints the guard leaves alone: no attempt yet, or leaving.
 UNGUARDED = frozenset({"candidate.index", "candidate.sign_in", "candidate.sign_out"})
-#: Built once: SQLAlchemy remembers a statement object's cache key, so the guard does not
-#: compute it again on every request (as a new ``session.get(..., options=...)`` did).
-#: One query for what every candidate request reads next (the locks need the sitting and its
-#: specification, the pages the centre's time zone); lazy loads cost a statement each.
-_GUARD_LOAD = select(models.Attempt).where(models.Attempt.id == bindparam("attempt_id")).options(
-    *attempts.ATTEMPT_CONTEXT)
 #: A blocked attempt is recorded for the invigilator at most this often.
 BLOCK_RECORD_SECONDS = 60
 
@@ -71,7 +65,9 @@ def guard():
     claim = auth.current_attempt_id()
     if claim is None:
         return None
-    attempt = db.session().scalars(_GUARD_LOAD, {"attempt_id": claim[0]}).one_or_none()
+    # One statement for what every candidate request reads next (the locks need the sitting and
+    # its specification, the pages the centre's time zone); lazy loads cost a statement each.
+    attempt = attempts.load_with_context(db.session(), claim[0])
     # The session's identity map holds objects weakly: kept for the request, the route's own
     # load_attempt() finds this one (and what came with it) instead of asking again.
     g.guarded_attempt = attempt
