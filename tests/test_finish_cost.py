@@ -59,6 +59,17 @@ def room_attempts(session, sitting_id: int) -> list[models.Attempt]:
                                 .where(models.Entry.sitting_id == sitting_id).order_by(models.Entry.id)))
 
 
+def start_room(app, sitting_id: int, now: dt.datetime) -> list[tuple[int, dt.datetime]]:
+    """The invigilator starts the room: each attempt's id and deadline, in entry order."""
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", now)
+        started = [(a.id, a.deadline_at) for a in room_attempts(session, sitting_id)]
+        session.close()
+    return started
+
+
 def time_events(session, attempt_id: int) -> list[models.TimeEvent]:
     return list(session.scalars(select(models.TimeEvent).where(models.TimeEvent.attempt_id == attempt_id)
                                 .order_by(models.TimeEvent.id)))
@@ -190,12 +201,7 @@ def test_a_finish_costs_the_same_statements_for_a_short_or_a_long_form(app, demo
 
 def test_the_sweeper_finishes_a_burst_cheaply_and_the_same_way(app, demo, clock):
     sitting_id = open_room(app, 6, clock.now, "4")
-    with app.app_context():
-        session = db.new_session(app)
-        with db.writing(session):
-            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
-        deadlines = {a.id: a.deadline_at for a in room_attempts(session, sitting_id)}
-        session.close()
+    deadlines = dict(start_room(app, sitting_id, clock.now))
     answer_some(app, sitting_id, clock.advance(minutes=5))
     clock.advance(hours=2)
     with counted(app) as count:
@@ -263,13 +269,7 @@ def test_a_save_landing_after_the_marks_were_worked_out_is_marked_too(app, demo,
     """The marks worked out before the write lock are used only if no save has landed since."""
     grace = 10
     sitting_id = open_room(app, 1, clock.now, "3")
-    with app.app_context():
-        session = db.new_session(app)
-        with db.writing(session):
-            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
-        (attempt,) = room_attempts(session, sitting_id)
-        attempt_id, deadline = attempt.id, attempt.deadline_at
-        session.close()
+    ((attempt_id, deadline),) = start_room(app, sitting_id, clock.now)
     answer_some(app, sitting_id, clock.advance(minutes=5), how_many=2)
     late = deadline + dt.timedelta(seconds=grace + 1)
     with app.app_context():
@@ -301,12 +301,7 @@ def test_a_submit_marked_before_its_write_marks_a_save_that_lands_in_between(app
     """A submit works out its marks before the write lock too (engine/candidate.py); a save
     committed in between is in the result, and without one the marks worked out are stored."""
     sitting_id = open_room(app, 2, clock.now, "4")
-    with app.app_context():
-        session = db.new_session(app)
-        with db.writing(session):
-            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
-        changed, unchanged = [a.id for a in room_attempts(session, sitting_id)]
-        session.close()
+    (changed, _), (unchanged, _) = start_room(app, sitting_id, clock.now)
     now = clock.advance(minutes=5)
     answer_some(app, sitting_id, now, how_many=2)
     with app.app_context():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from engine import attempts, candidate, db, models
+from engine import candidate, db, models
 
-from test_finish_cost import open_room, room_attempts
+from test_finish_cost import open_room, start_room
 
 #: Stored answers, and whether each counts as answered (FormItem.answered's rule).
 ANSWERS = [(None, False), ("", False), ([], False), ({}, False), (0, True), (False, True), ("a", True),
@@ -14,13 +14,10 @@ ANSWERS = [(None, False), ("", False), ([], False), ({}, False), (0, True), (Fal
 
 
 def test_form_cells_read_what_the_form_items_hold(app, demo, clock):
-    sitting_id = open_room(app, 1, clock.now, "9")
+    ((attempt_id, _deadline),) = start_room(app, open_room(app, 1, clock.now, "9"), clock.now)
     with app.app_context():
         session = db.new_session(app)
-        with db.writing(session):
-            attempts.start_sitting(session, session.get(models.Sitting, sitting_id), "test", clock.now)
-        (attempt,) = room_attempts(session, sitting_id)
-        form = attempt.form_items
+        form = session.get(models.Attempt, attempt_id).form_items
         assert len(form) >= len(ANSWERS)
         with db.writing(session):
             for form_item, (answer, _answered) in zip(form, ANSWERS):
@@ -29,9 +26,9 @@ def test_form_cells_read_what_the_form_items_hold(app, demo, clock):
                                 .values(current_response=answer, flagged=form_item.position % 3 == 0))
         session.close()
         session = db.new_session(app)
-        form = session.get(models.Attempt, attempt.id).form_items
+        form = session.get(models.Attempt, attempt_id).form_items
         with app.test_request_context():
-            cells = candidate._form_items(session.get(models.Attempt, attempt.id))
+            cells = candidate._form_items(session.get(models.Attempt, attempt_id))
         assert [c.position for c in cells] == [fi.position for fi in form]
         for cell, form_item in zip(cells, form):
             assert (cell.flagged, cell.item_version_id, cell.current_seq) == \
