@@ -183,8 +183,8 @@ def _in_test_or_redirect():
 class FormCell:
     """A form item as the candidate's pages read it: the navigator needs its position and
     states; the one item shown decodes its start state and answer (``start_state``,
-    ``current_response``). Rows, not thirty ORM objects each decoding two JSON columns: that was
-    a third of the item page's database work (docs/performance.md)."""
+    ``current_response``). Rows, not thirty ORM objects each decoding two JSON columns: those were
+    nearly a third of the item page's CPU under load (docs/performance.md)."""
 
     position: int
     flagged: bool

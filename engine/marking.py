@@ -136,7 +136,7 @@ def unit_outcomes(unit: models.Unit) -> list[tuple[str, str, list[tuple[str, str
 
 _lo, _ac = models.LearningOutcome.__table__, models.AssessmentCriterion.__table__
 #: Built once (its cache key is remembered). Rows, not ORM objects: a unit's outcomes and
-#: criteria as objects were a tenth of a finish's CPU under load (docs/performance.md).
+#: criteria as objects were a fifth of marking's CPU under load (docs/performance.md).
 _OUTCOMES = (select(_lo.c.number, _lo.c.title, _ac.c.number.label("criterion"), _ac.c.title.label("criterion_title"))
              .select_from(_lo.outerjoin(_ac, _ac.c.learning_outcome_id == _lo.c.id))
              .where(_lo.c.unit_id == bindparam("unit_id"))
