@@ -151,7 +151,9 @@ def waiting():
         target = _route_for_state(attempt) or _first_open_item_url(attempt)
         return hx_redirect(target) if is_htmx() else redirect(target)
     if is_htmx():
-        return render("candidate/_waiting_status.html", attempt=attempt)
+        # Nothing has changed: the status on screen stays (and is not announced again). Most of
+        # these polls are answered the same way before Flask (engine/waiting_poll.py).
+        return "", 204
     return render("candidate/waiting.html", attempt=attempt)
 
 

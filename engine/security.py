@@ -20,6 +20,14 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+#: On every answer unless a page set its own (engine/waiting_poll.py sends them too).
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 
 
 def csrf_token() -> str:
@@ -39,11 +47,8 @@ def _check_csrf() -> None:
 
 def _headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    for name, value in HEADERS.items():
+        headers.setdefault(name, value)
     # Assets are named by their content hash (engine/assets.py) and set their own long cache.
     if request.endpoint not in ("static", "assets.serve"):
         # Answers, keycodes and results must never sit in a shared or back-button cache.

@@ -193,7 +193,8 @@ class Candidate(FastHttpUser):
     def exam_day(self):
         self.sign_in()
         while True:  # the waiting screen polls every 3 s until the room starts
-            response = self.get("/wait", "wait", htmx=True)
+            # 204: still waiting, nothing to swap (engine/waiting_poll.py answers most of these)
+            response = self.get("/wait", "wait", htmx=True, expect=(200, 204))
             if response.headers.get("HX-Redirect"):
                 break
             if TIMELINE.now() > TIMELINE.deadline:
