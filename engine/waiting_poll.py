@@ -17,6 +17,7 @@ no item and takes no answer in between.
 from __future__ import annotations
 
 import datetime as dt
+
 from flask import Flask
 from itsdangerous import BadSignature
 from sqlalchemy import bindparam, func, select
