@@ -3,19 +3,11 @@ full route would say "still waiting" and write nothing; everything else reaches 
 from __future__ import annotations
 
 import pytest
-from locks_support import (
-    CENTRE_NET,
-    HX,
-    INSIDE,
-    OUTSIDE,
-    attempt_of,
-    from_address,
-    set_centre_ranges,
-    set_locks,
-)
 from sqlalchemy import event, select
 
 from engine import db, lock_web, models
+
+from locks_support import CENTRE_NET, HX, INSIDE, OUTSIDE, attempt_of, from_address, set_centre_ranges, set_locks
 
 
 def _poll(browser):
