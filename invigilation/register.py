@@ -8,8 +8,9 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import attempts, models, sweeper, timing
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
@@ -91,11 +92,24 @@ def ledger_of(attempt: models.Attempt, events: list[models.TimeEvent], now: dt.d
     return timing.compute(attempt.allowed_seconds, [(e.kind, e.at, e.seconds) for e in events], now)
 
 
+#: The room's entries that have an attempt, with their candidates and attempts, in one statement
+#: (built once). Plain joins, the objects linked below: two ``selectinload`` queries over the
+#: same rows cost twice the CPU, and the register is polled by every invigilator every 5 s
+#: (docs/performance.md, session 7).
+_ENTRIES = (select(models.Entry, models.Candidate, models.Attempt)
+            .join(models.Entry.candidate).join(models.Entry.attempt)
+            .where(models.Entry.sitting_id == bindparam("sitting_id")).order_by(models.Entry.id))
+
+
 def load_entries(db_session: Session, sitting: models.Sitting) -> list[models.Entry]:
-    return [e for e in db_session.scalars(
-        select(models.Entry).where(models.Entry.sitting_id == sitting.id).order_by(models.Entry.id)
-        .options(selectinload(models.Entry.candidate), selectinload(models.Entry.attempt))
-    ) if e.attempt is not None]
+    entries = []
+    for entry, candidate, attempt in db_session.execute(_ENTRIES, {"sitting_id": sitting.id}):
+        # Set as loaded (nothing to write), which also keeps them in the session for the request.
+        set_committed_value(entry, "candidate", candidate)
+        set_committed_value(entry, "attempt", attempt)
+        set_committed_value(attempt, "entry", entry)
+        entries.append(entry)
+    return entries
 
 
 def finish_expired(db_session: Session, entries: list[models.Entry], now: dt.datetime, grace: int) -> None:
