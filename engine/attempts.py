@@ -408,17 +408,22 @@ _A, _E, _S, _C = models.Attempt, models.Entry, models.Sitting, models.Candidate
 #: time zone), in one statement. Six plain entities joined, linked below, rather than
 #: ``joinedload``, which adapts every row through aliases: a fifth more CPU for the lock guard
 #: that every candidate request runs (docs/performance.md). Built once (its cache key is kept).
-_WITH_CONTEXT = (select(_A, _E, _S, models.TestSpecification, _C, models.Centre)
-                 .join(_A.entry).join(_E.sitting).join(_S.specification).join(_E.candidate).join(_C.centre)
-                 .where(_A.id == bindparam("attempt_id")))
+def with_context_where(*criteria):
+    """Attempts matching ``criteria``, each row the six entities that ``linked`` links."""
+    return (select(_A, _E, _S, models.TestSpecification, _C, models.Centre)
+            .join(_A.entry).join(_E.sitting).join(_S.specification).join(_E.candidate).join(_C.centre)
+            .where(*criteria))
+
+
+_WITH_CONTEXT = with_context_where(_A.id == bindparam("attempt_id"))
 #: Reloading the attempt alone (``session.get(..., populate_existing=True)``) reset its
 #: relationships, so the write read its entry, sitting and specification again, a statement
 #: each, while SQLite's write lock was held.
 _RELOAD_FOR_WRITE = _WITH_CONTEXT.with_for_update(of=_A).execution_options(populate_existing=True)
 
 
-def _linked(row) -> models.Attempt | None:
-    """The attempt of a ``_WITH_CONTEXT`` row, its relationships set to the row's objects (as
+def linked(row) -> models.Attempt | None:
+    """The attempt of a ``with_context_where`` row, its relationships set to the row's objects (as
     loaded, so nothing is written), which also keeps them in the session, as it holds rows only
     weakly."""
     if row is None:
@@ -434,13 +439,13 @@ def _linked(row) -> models.Attempt | None:
 
 def load_with_context(db: Session, attempt_id: int) -> models.Attempt | None:
     """The attempt with its entry, sitting, specification, candidate and centre, in one statement."""
-    return _linked(db.execute(_WITH_CONTEXT, {"attempt_id": attempt_id}).one_or_none())
+    return linked(db.execute(_WITH_CONTEXT, {"attempt_id": attempt_id}).one_or_none())
 
 
 def reload_for_write(db: Session, attempt_id: int) -> models.Attempt | None:
     """The attempt as it is now, with its surroundings, in the caller's write transaction (and,
     on PostgreSQL, its row locked), in one statement."""
-    return _linked(db.execute(_RELOAD_FOR_WRITE, {"attempt_id": attempt_id}).one_or_none())
+    return linked(db.execute(_RELOAD_FOR_WRITE, {"attempt_id": attempt_id}).one_or_none())
 
 
 # --- finishing ----------------------------------------------------------------------------------------

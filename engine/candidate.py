@@ -38,7 +38,11 @@ def sign_in():
     form = {k: request.form.get(k, "").strip() for k in ("centre_number", "candidate_number", "keycode")}
     session_db = db.session()
     now = clock.now(session_db)
-    scopes = ratelimit.candidate_scopes(session_db, form["centre_number"], form["candidate_number"], client_address())
+    # The candidate's attempts come with their centre (one statement), so the rate limit's
+    # scopes need no query of their own; no keycode is compared before the limit is checked.
+    found = auth.find_entry_for_sign_in(form["centre_number"], form["candidate_number"]) if all(form.values()) else []
+    scopes = ratelimit.candidate_scopes(session_db, form["centre_number"], form["candidate_number"], client_address(),
+                                        centre=found[0].entry.candidate.centre if found else None)
     error = None
     failures = ratelimit.recent_failures(session_db, scopes, now) if all(form.values()) else 0
     if not all(form.values()):
@@ -47,8 +51,8 @@ def sign_in():
         error = "Too many attempts to sign in. Ask your invigilator for help."
     else:
         keycode = attempts.normalise_keycode(form["keycode"])
-        matches = [attempt for attempt, sitting in auth.find_entry_for_sign_in(form["centre_number"], form["candidate_number"])
-                   if secrets_match(keycode, sitting.keycode) and sitting.keycode_active]
+        matches = [attempt for attempt in found
+                   if secrets_match(keycode, attempt.entry.sitting.keycode) and attempt.entry.sitting.keycode_active]
         # Exam-condition locks (network, device, window, SEB) may refuse this browser: every reason is shown.
         refused = lock_web.sign_in_refusals(matches[0]) if matches else []
         if refused:

@@ -9,7 +9,7 @@ import datetime as dt
 import ipaddress
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import models
@@ -22,12 +22,18 @@ def _fit(scopes: list[str]) -> list[str]:
     return [scope[:SCOPE_LENGTH] for scope in scopes]
 
 
+#: Built once (its cache key is kept): every sign-in asks it, a whole room within a minute.
+_MOST_RECENT_FAILURES = (
+    select(func.count()).select_from(models.SignInFailure)
+    .where(models.SignInFailure.scope.in_(bindparam("scopes", expanding=True)),
+           models.SignInFailure.at > bindparam("since"))
+    .group_by(models.SignInFailure.scope).order_by(func.count().desc()).limit(1))
+
+
 def recent_failures(db: Session, scopes: list[str], now: dt.datetime) -> int:
     """The most failures any of the scopes has within the window."""
     window = dt.timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
-    count = db.scalar(select(func.count()).select_from(models.SignInFailure).where(
-        models.SignInFailure.scope.in_(_fit(scopes)), models.SignInFailure.at > now - window
-    ).group_by(models.SignInFailure.scope).order_by(func.count().desc()).limit(1))
+    count = db.scalar(_MOST_RECENT_FAILURES, {"scopes": _fit(scopes), "since": now - window})
     return count or 0
 
 
@@ -73,7 +79,8 @@ def _on_centre_network(centre: models.Centre | None, address: str) -> bool:
     return False
 
 
-def candidate_scopes(db: Session, centre_number: str, candidate_number: str, address: str) -> list[str]:
+def candidate_scopes(db: Session, centre_number: str, candidate_number: str, address: str,
+                     centre: models.Centre | None = None) -> list[str]:
     """The failure counters a candidate's sign-in is checked against and adds to.
 
     Without recorded networks: the address and the candidate (as before). When the centre has
@@ -83,7 +90,8 @@ def candidate_scopes(db: Session, centre_number: str, candidate_number: str, add
     candidate (a room behind one NAT address is not locked as a whole by a few typing slips).
     """
     identity = f"candidate:{centre_number}:{candidate_number}"
-    centre = db.scalar(select(models.Centre).where(models.Centre.number == centre_number)) if centre_number else None
+    if centre is None and centre_number:  # the caller had none to hand: a sign-in that matched nothing
+        centre = db.scalar(select(models.Centre).where(models.Centre.number == centre_number))
     if centre is None or not centre.network_ranges:
         return [f"ip:{address}", identity]
     if _on_centre_network(centre, address):
