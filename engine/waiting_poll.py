@@ -21,6 +21,7 @@ import datetime as dt
 from flask import Flask
 from itsdangerous import BadSignature
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import DBAPIError
 from werkzeug.http import parse_cookie
 
 from engine import db, models, security
@@ -52,8 +53,11 @@ class WaitingPoll:
             return False
         attempt_id, generation = claim
         engine = db.engine_for(self.app)
-        with engine.connect() as connection:
-            row = connection.execute(_statement(engine.dialect.name), {"attempt_id": attempt_id}).first()
+        try:
+            with engine.connect() as connection:
+                row = connection.execute(_statement(engine.dialect.name), {"attempt_id": attempt_id}).first()
+        except DBAPIError:
+            return False  # the route answers, with the page it gives when the database is away
         if row is None or row.state != WAITING or row.session_generation != generation:
             return False
         now = self._now(row)

@@ -3,9 +3,9 @@ full route would say "still waiting" and write nothing; everything else reaches 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
-from engine import db, lock_web, models
+from engine import db, lock_web, models, waiting_poll
 
 from locks_support import CENTRE_NET, HX, INSIDE, OUTSIDE, attempt_of, from_address, set_centre_ranges, set_locks
 
@@ -99,3 +99,13 @@ def test_a_lock_that_starts_blocking_while_waiting_is_applied_within_the_heartbe
     with db.new_session(app) as session:
         assert session.scalar(select(models.Attempt.state).where(models.Attempt.id == attempt_of(app, "0001").id)) \
             == "waiting"
+
+
+def test_a_database_error_here_leaves_the_answer_to_the_route(app, waiting, monkeypatch):
+    broken = text("SELECT no_such_column FROM attempts WHERE id = :attempt_id")  # fails in the database
+    monkeypatch.setattr(waiting_poll, "_statement", lambda _dialect: broken)
+    reached = []
+    guard = lock_web.guard
+    monkeypatch.setattr(lock_web, "guard", lambda: reached.append(1) or guard())
+    assert _poll(waiting).status_code == 204
+    assert reached == [1]
