@@ -28,9 +28,9 @@ from engine import db, models, security
 from engine.attempt_states import WAITING
 from engine.candidate import HEARTBEAT_SECONDS
 
-#: The headers of every candidate answer (engine/security.py), on an empty one.
-NOTHING_CHANGED = [*security.HEADERS.items(), ("Cache-Control", "no-store"), ("Vary", "HX-Request"),
-                   ("Content-Length", "0")]
+#: The headers of every candidate answer (engine/security.py), on an empty one (a 204 carries no
+#: Content-Length: RFC 9110, section 8.6).
+NOTHING_CHANGED = [*security.HEADERS.items(), ("Cache-Control", "no-store"), ("Vary", "HX-Request")]
 
 
 class WaitingPoll:

@@ -42,7 +42,7 @@ def test_a_waiting_screen_is_answered_nothing_changed_with_one_read_and_no_lock_
     monkeypatch.setattr(lock_web, "guard", lambda: pytest.fail("the poll reached Flask"))
     answer = _poll(waiting)
     assert answer.status_code == 204 and answer.get_data() == b""
-    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["Cache-Control"] == "no-store" and "script-src 'self'" in answer.headers["Content-Security-Policy"]
     assert len(statements) == 1 and "FROM attempts" in statements[0]
 
 
