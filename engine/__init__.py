@@ -50,8 +50,8 @@ def create_app(config: dict | None = None, plugins: tuple = ()) -> Flask:
     from engine import lock_web
     lock_web.init_app(app)  # exam-condition locks: blocked page, browser signals, lock assets (issue 7)
     cli.init_app(app)
-    from engine import waiting_poll
-    waiting_poll.init_app(app)  # the waiting screens' poll, answered in front of Flask while nothing changes
+    from engine import quiet_polls
+    quiet_polls.init_app(app)  # the waiting screen's and the timer's polls, answered in front of Flask while nothing changes
     return app
 
 

@@ -156,7 +156,7 @@ def waiting():
         return hx_redirect(target) if is_htmx() else redirect(target)
     if is_htmx():
         # Nothing has changed: the status on screen stays (and is not announced again). Most of
-        # these polls are answered the same way before Flask (engine/waiting_poll.py).
+        # these polls are answered the same way before Flask (engine/quiet_polls.py).
         return "", 204
     return render("candidate/waiting.html", attempt=attempt)
 

@@ -9,6 +9,8 @@ still announced by the next poll.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import redirect, request, session, url_for
 from sqlalchemy import update
 
@@ -33,11 +35,29 @@ def warning_text(level: int | None) -> str:
     return next((text for _limit, minutes, text in WARNINGS if minutes == level), "")
 
 
-def _announced(attempt: models.Attempt) -> int | None:
-    value = session.get(_ANNOUNCED)
-    if isinstance(value, list) and len(value) == 2 and value[0] == attempt.id:
+def announced_level(data, attempt_id: int) -> int | None:
+    """The warning last announced on this browser for this attempt (``data``: its session)."""
+    value = data.get(_ANNOUNCED)
+    if isinstance(value, list) and len(value) == 2 and value[0] == attempt_id:
         return value[1]
     return None
+
+
+def _announced(attempt: models.Attempt) -> int | None:
+    return announced_level(session, attempt.id)
+
+
+def timer_token(deadline_at: dt.datetime | None, hidden: bool) -> str:
+    """What a timer on screen was drawn with: the deadline and "hide timer". Its poll sends it
+    back (``shown``), so the poll can be answered "no change" without drawing the timer again
+    while both still hold (engine/quiet_polls.py)."""
+    deadline = deadline_at.strftime("%Y%m%dT%H%M%S%f") if deadline_at is not None else "none"
+    return f"{deadline}{'h' if hidden else 's'}"
+
+
+@bp.app_template_global("timer_shown")
+def timer_shown(attempt: models.Attempt) -> str:
+    return timer_token(attempt.deadline_at, attempt.timer_hidden)
 
 
 def remaining_now(attempt: models.Attempt) -> float:

@@ -7,6 +7,7 @@ and so the ceiling app only has to look the same to these functions.
 """
 from __future__ import annotations
 
+import html as html_text
 import random
 import re
 import uuid
@@ -20,6 +21,7 @@ TEXTAREA = re.compile(r'<textarea\b[^>]*name="(r-[^"]+)"')
 ATTR = re.compile(r'([\w-]+)="([^"]*)"')
 OPTION_VALUE = re.compile(r'<option\b[^>]*value="([^"]+)"')
 QUESTION_OF = re.compile(r"Question \d+ of (\d+)")
+TIMER_POLL = re.compile(r'<div id="timer"[^>]*?\bhx-get="([^"]+)"')
 HTMX = {"HX-Request": "true"}
 FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 WORDS = "the of and to in is that data record customer secure system check process answer".split()
@@ -77,6 +79,13 @@ def form_length(html: str) -> int | None:
     """How many items this candidate's form has (forms differ in length)."""
     found = QUESTION_OF.search(html or "")
     return int(found.group(1)) if found else None
+
+
+def timer_poll_path(html: str) -> str | None:
+    """Where the page's timer polls, with what it was drawn with (``shown``), as the browser
+    sends it; None when the page has no timer."""
+    found = TIMER_POLL.search(html or "")
+    return html_text.unescape(found.group(1)) if found else None
 
 
 def encode(fields: list[tuple[str, str]] | dict) -> str:

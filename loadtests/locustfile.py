@@ -31,7 +31,7 @@ from locust import LoadTestShape, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from journey import (FORM_TYPE, HTMX, JourneyError, answer_fields, csrf_from, encode, form_length, location, new_key,
-                     path_of, saved)
+                     path_of, saved, timer_poll_path)
 from timeline import Timeline, offered_rate
 
 PLAN = json.loads(Path(os.environ["LOADTEST_PLAN"]).read_text(encoding="utf-8")) if os.environ.get("LOADTEST_PLAN") else {
@@ -86,6 +86,7 @@ class Candidate(FastHttpUser):
         self.position = 1
         self.page = ""
         self.last_timer = time.monotonic()
+        self.timer_path = "/test/time"
         self.items = PLAN.get("items_per_form") or 20
 
     # --- requests ------------------------------------------------------------------------------
@@ -153,6 +154,7 @@ class Candidate(FastHttpUser):
     def open_item(self, position: int, endpoint: str = "item") -> None:
         response = self.get(f"/test/item/{position}", endpoint)
         self.position, self.page = position, response.text
+        self.timer_path = timer_poll_path(self.page) or self.timer_path
         self.csrf = csrf_from(self.page)
         self.items = form_length(self.page) or self.items
 
@@ -193,7 +195,7 @@ class Candidate(FastHttpUser):
     def exam_day(self):
         self.sign_in()
         while True:  # the waiting screen polls every 3 s until the room starts
-            # 204: still waiting, nothing to swap (engine/waiting_poll.py answers most of these)
+            # 204: still waiting, nothing to swap (engine/quiet_polls.py answers most of these)
             response = self.get("/wait", "wait", htmx=True, expect=(200, 204))
             if response.headers.get("HX-Redirect"):
                 break
@@ -237,9 +239,13 @@ class Candidate(FastHttpUser):
             due = self.last_timer + TIMELINE.timer_seconds - time.monotonic()
             if due <= 0:
                 self.last_timer = time.monotonic()
-                response = self.get("/test/time", "heartbeat", htmx=True)
+                # 204: no change, the timer counts on in the browser (engine/quiet_polls.py);
+                # 200: the timer drawn again, with what its next poll sends back.
+                response = self.get(self.timer_path, "heartbeat", htmx=True, expect=(200, 204))
                 if response.headers.get("HX-Redirect"):
                     raise JourneyError("the test ended early")
+                if response.status_code == 200:
+                    self.timer_path = timer_poll_path(response.text) or self.timer_path
                 continue
             gevent.sleep(min(left, due))
 
@@ -265,7 +271,7 @@ class Candidate(FastHttpUser):
         # Time runs out: the next poll after the deadline (and the grace) finds the test finished.
         gevent.sleep(max(0.0, TIMELINE.finish_check + self.rng.uniform(0, 5) - TIMELINE.now()))
         for _try in range(6):
-            response = self.get("/test/time", "heartbeat", htmx=True)
+            response = self.get(self.timer_path, "heartbeat", htmx=True, expect=(200, 204))
             if path_of(response.headers.get("HX-Redirect") or "") == "/test/done":
                 self.get("/test/done", "done")
                 COUNTS["finished_seen"] += 1

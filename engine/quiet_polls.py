@@ -1,0 +1,136 @@
+"""The candidate screens' polls, answered in front of Flask while nothing has changed.
+
+Two screens poll all the time: the waiting screen (``/wait``, every 3 s, before a room starts)
+and the timer on every test page (``/test/time``, every 5 s). 2,000 waiting candidates are about
+670 requests a second, more than the sign-ins of the login storm around them; 3,000 candidates
+in a test are 600 timer polls a second, more than all their saves and item pages together. Each
+one went through Flask, the session, the lock guard's six-entity load and a template, only to
+say "no change" (docs/performance.md, sessions 7 and 8). This answers that common case with
+one indexed read and a 204, which htmx takes as "nothing to swap", so the screen keeps polling
+(and the timer keeps counting down in the browser, for display only).
+
+It answers only when the full route would have changed nothing on screen and written nothing:
+the signed-in attempt is in the state the screen shows, on this browser (its session
+generation), and its last contact is recent; for the timer, also the deadline and the "hide
+timer" choice the page was drawn with (its ``shown`` token), time still left, and no time
+warning due that the session has not yet announced. Anything else goes on to the route itself
+(``engine.candidate.waiting``, ``engine.candidate.time_left``): the room has started or paused,
+extra time was given, a warning is due, time is up, the candidate was signed out or moved, or
+the heartbeat is due. So the route, with every exam-condition lock, still runs on each polling
+screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back on the timer;
+a poll shows no item and takes no answer in between, and every item page and save passes the
+locks as before.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import parse_qs
+
+from flask import Flask
+from itsdangerous import BadSignature
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import DBAPIError
+from werkzeug.http import parse_cookie
+
+from engine import candidate_tools, db, models, security
+from engine.attempt_states import IN_PROGRESS, WAITING
+from engine.candidate import HEARTBEAT_SECONDS
+
+#: The headers of every candidate answer (engine/security.py), on an empty one (a 204 carries no
+#: Content-Length: RFC 9110, section 8.6).
+NOTHING_CHANGED = [*security.HEADERS.items(), ("Cache-Control", "no-store"), ("Vary", "HX-Request")]
+
+
+class QuietPolls:
+    """WSGI middleware around the Flask app: ``app.wsgi_app = QuietPolls(app, app.wsgi_app)``."""
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.unchanged = {"/wait": self.still_waiting, "/test/time": self.timer_unchanged}
+
+    def __call__(self, environ, start_response):
+        unchanged = self.unchanged.get(environ.get("PATH_INFO"))
+        if (unchanged is not None and environ.get("REQUEST_METHOD") == "GET"
+                and environ.get("HTTP_HX_REQUEST") == "true" and unchanged(environ)):
+            start_response("204 No Content", NOTHING_CHANGED)
+            return []
+        return self.wsgi_app(environ, start_response)
+
+    def still_waiting(self, environ) -> bool:
+        return self._attempt(environ, WAITING) is not None
+
+    def timer_unchanged(self, environ) -> bool:
+        seen = self._attempt(environ, IN_PROGRESS)
+        if seen is None:
+            return False
+        row, now, session = seen
+        if row.deadline_at is None or row.deadline_at <= now:
+            return False  # time is up: the route decides what the screen does now
+        shown = parse_qs(environ.get("QUERY_STRING", "")).get("shown", [None])[0]
+        if shown != candidate_tools.timer_token(row.deadline_at, row.timer_hidden):
+            return False  # extra time, a pause since, or "hide timer": the page must be redrawn
+        level = candidate_tools.warning_level((row.deadline_at - now).total_seconds())
+        return level == candidate_tools.announced_level(session, row.id)
+
+    def _attempt(self, environ, state: str):
+        """(the attempt's row, now, the session) when the browser's attempt is in ``state``, on
+        this browser, with its heartbeat not yet due; else None (the route answers)."""
+        session = self._session(environ)
+        claim = session.get("candidate") if session is not None else None
+        if not isinstance(claim, dict) or not isinstance(claim.get("attempt"), int):
+            return None
+        engine = db.engine_for(self.app)
+        try:
+            with engine.connect() as connection:
+                row = connection.execute(_statement(engine.dialect.name), {"attempt_id": claim["attempt"]}).first()
+        except DBAPIError:
+            return None  # the route answers, with the page it gives when the database is away
+        if row is None or row.state != state or row.session_generation != claim.get("gen"):
+            return None
+        now = self._now(row)
+        if row.last_contact_at is None or (now - row.last_contact_at).total_seconds() >= HEARTBEAT_SECONDS:
+            return None
+        return row, now, session
+
+    def _session(self, environ) -> dict | None:
+        """The browser's signed session cookie, read as Flask reads it (engine.auth reads the
+        attempt and generation from it); None when there is none or it does not verify."""
+        cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(self.app.session_interface.get_cookie_name(self.app))
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        if not cookie or serializer is None:
+            return None
+        try:
+            data = serializer.loads(cookie, max_age=int(self.app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _now(self, row) -> dt.datetime:
+        """The one clock (engine/clock.py): a test's, else the database's (read with the row on
+        PostgreSQL), else this host's."""
+        controlled = self.app.config.get("CLOCK")
+        if controlled:
+            return controlled()
+        if getattr(row, "db_now", None) is not None:
+            return row.db_now
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+_COLUMNS = (models.Attempt.id, models.Attempt.state, models.Attempt.session_generation,
+            models.Attempt.last_contact_at, models.Attempt.deadline_at, models.Attempt.timer_hidden)
+#: Built once per dialect (their cache keys are kept): PostgreSQL's clock is read in the same
+#: round trip.
+_STATEMENTS = {
+    "postgresql": select(*_COLUMNS, func.timezone("UTC", func.now()).label("db_now"))
+    .where(models.Attempt.id == bindparam("attempt_id")),
+    "other": select(*_COLUMNS).where(models.Attempt.id == bindparam("attempt_id")),
+}
+
+
+def _statement(dialect: str):
+    return _STATEMENTS["postgresql" if dialect == "postgresql" else "other"]
+
+
+def init_app(app: Flask) -> None:
+    app.wsgi_app = QuietPolls(app, app.wsgi_app)
