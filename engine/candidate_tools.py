@@ -83,9 +83,13 @@ def heartbeat(attempt: models.Attempt) -> None:
 
 def paused_mode(attempt: models.Attempt) -> str:
     """What the hidden screen says: a rest break, a stopped room, or a pause for this candidate."""
-    if attempt.state == ON_BREAK:
+    return paused_mode_of(attempt.state, attempt.entry.sitting.stopped_at)
+
+
+def paused_mode_of(state: str, room_stopped_at: dt.datetime | None) -> str:
+    if state == ON_BREAK:
         return "break"
-    return "stopped" if attempt.entry.sitting.stopped_at is not None else "paused"
+    return "stopped" if room_stopped_at is not None else "paused"
 
 
 @bp.app_template_global("candidate_timer")

@@ -1,25 +1,28 @@
 """The candidate screens' polls, answered in front of Flask while nothing has changed.
 
-Two screens poll all the time: the waiting screen (``/wait``, every 3 s, before a room starts)
-and the timer on every test page (``/test/time``, every 5 s). 2,000 waiting candidates are about
-670 requests a second, more than the sign-ins of the login storm around them; 3,000 candidates
-in a test are 600 timer polls a second, more than all their saves and item pages together. Each
-one went through Flask, the session, the lock guard's six-entity load and a template, only to
-say "no change" (docs/performance.md, sessions 7 and 8). This answers that common case with
-one indexed read and a 204, which htmx takes as "nothing to swap", so the screen keeps polling
-(and the timer keeps counting down in the browser, for display only).
+Three screens poll all the time: the waiting screen (``/wait``, every 3 s, before a room
+starts), the timer on every test page (``/test/time``, every 5 s) and the paused screen
+(``/paused``, every 3 s, while a candidate is paused or on a break, or the whole room is stopped
+in an emergency). 2,000 waiting candidates are about 670 requests a second, more than the
+sign-ins of the login storm around them; 3,000 candidates in a test are 600 timer polls a
+second, more than all their saves and item pages together. Each one went through Flask, the
+session, the lock guard's six-entity load and a template, only to say "no change"
+(docs/performance.md, sessions 7 and 8). This answers that common case with one indexed read
+and a 204, which htmx takes as "nothing to swap", so the screen keeps polling (and the timer
+keeps counting down in the browser, for display only).
 
 It answers only when the full route would have changed nothing on screen and written nothing:
 the signed-in attempt is in the state the screen shows, on this browser (its session
 generation), and its last contact is recent; for the timer, also the deadline and the "hide
 timer" choice the page was drawn with (its ``shown`` token), time still left, and no time
-warning due that the session has not yet announced. Anything else goes on to the route itself
-(``engine.candidate.waiting``, ``engine.candidate.time_left``): the room has started or paused,
-extra time was given, a warning is due, time is up, the candidate was signed out or moved, or
-the heartbeat is due. So the route, with every exam-condition lock, still runs on each polling
-screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back on the timer;
-a poll shows no item and takes no answer in between, and every item page and save passes the
-locks as before.
+warning due that the session has not yet announced; for the paused screen, also which of a
+break, a stopped room or a pause it shows. Anything else goes on to the route itself
+(``engine.candidate.waiting``, ``time_left``, ``paused``): the room has started, paused or
+resumed, extra time was given, a warning is due, time is up, the candidate was signed out or
+moved, or the heartbeat is due. So the route, with every exam-condition lock, still runs on
+each polling screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back
+on the timer; a poll shows no item and takes no answer in between, and every item page and save
+passes the locks as before.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.http import parse_cookie
 
 from engine import candidate_tools, db, models, security
-from engine.attempt_states import IN_PROGRESS, WAITING
+from engine.attempt_states import IN_PROGRESS, ON_BREAK, PAUSED, WAITING
 from engine.candidate import HEARTBEAT_SECONDS
 
 #: The headers of every candidate answer (engine/security.py), on an empty one (a 204 carries no
@@ -47,7 +50,8 @@ class QuietPolls:
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.unchanged = {"/wait": self.still_waiting, "/test/time": self.timer_unchanged}
+        self.unchanged = {"/wait": self.still_waiting, "/test/time": self.timer_unchanged,
+                          "/paused": self.still_paused}
 
     def __call__(self, environ, start_response):
         unchanged = self.unchanged.get(environ.get("PATH_INFO"))
@@ -58,23 +62,28 @@ class QuietPolls:
         return self.wsgi_app(environ, start_response)
 
     def still_waiting(self, environ) -> bool:
-        return self._attempt(environ, WAITING) is not None
+        return self._attempt(environ, (WAITING,)) is not None
+
+    def still_paused(self, environ) -> bool:
+        seen = self._attempt(environ, (PAUSED, ON_BREAK))
+        # The screen says which of a break, a room stopped or a pause it shows (``shown``).
+        return seen is not None and _shown(environ) == candidate_tools.paused_mode_of(seen[0].state,
+                                                                                     seen[0].room_stopped_at)
 
     def timer_unchanged(self, environ) -> bool:
-        seen = self._attempt(environ, IN_PROGRESS)
+        seen = self._attempt(environ, (IN_PROGRESS,))
         if seen is None:
             return False
         row, now, session = seen
         if row.deadline_at is None or row.deadline_at <= now:
             return False  # time is up: the route decides what the screen does now
-        shown = parse_qs(environ.get("QUERY_STRING", "")).get("shown", [None])[0]
-        if shown != candidate_tools.timer_token(row.deadline_at, row.timer_hidden):
+        if _shown(environ) != candidate_tools.timer_token(row.deadline_at, row.timer_hidden):
             return False  # extra time, a pause since, or "hide timer": the page must be redrawn
         level = candidate_tools.warning_level((row.deadline_at - now).total_seconds())
         return level == candidate_tools.announced_level(session, row.id)
 
-    def _attempt(self, environ, state: str):
-        """(the attempt's row, now, the session) when the browser's attempt is in ``state``, on
+    def _attempt(self, environ, states: tuple[str, ...]):
+        """(the attempt's row, now, the session) when the browser's attempt is in ``states``, on
         this browser, with its heartbeat not yet due; else None (the route answers)."""
         session = self._session(environ)
         claim = session.get("candidate") if session is not None else None
@@ -86,7 +95,7 @@ class QuietPolls:
                 row = connection.execute(_statement(engine.dialect.name), {"attempt_id": claim["attempt"]}).first()
         except DBAPIError:
             return None  # the route answers, with the page it gives when the database is away
-        if row is None or row.state != state or row.session_generation != claim.get("gen"):
+        if row is None or row.state not in states or row.session_generation != claim.get("gen"):
             return None
         now = self._now(row)
         if row.last_contact_at is None or (now - row.last_contact_at).total_seconds() >= HEARTBEAT_SECONDS:
@@ -117,14 +126,22 @@ class QuietPolls:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _shown(environ) -> str | None:
+    """What the polling screen says it shows (its ``shown`` query argument), as Flask reads it."""
+    return parse_qs(environ.get("QUERY_STRING", "")).get("shown", [None])[0]
+
+
 _COLUMNS = (models.Attempt.id, models.Attempt.state, models.Attempt.session_generation,
-            models.Attempt.last_contact_at, models.Attempt.deadline_at, models.Attempt.timer_hidden)
+            models.Attempt.last_contact_at, models.Attempt.deadline_at, models.Attempt.timer_hidden,
+            models.Sitting.stopped_at.label("room_stopped_at"))
+_ATTEMPT = (select(*_COLUMNS).join(models.Entry, models.Entry.id == models.Attempt.entry_id)
+            .join(models.Sitting, models.Sitting.id == models.Entry.sitting_id)
+            .where(models.Attempt.id == bindparam("attempt_id")))
 #: Built once per dialect (their cache keys are kept): PostgreSQL's clock is read in the same
 #: round trip.
 _STATEMENTS = {
-    "postgresql": select(*_COLUMNS, func.timezone("UTC", func.now()).label("db_now"))
-    .where(models.Attempt.id == bindparam("attempt_id")),
-    "other": select(*_COLUMNS).where(models.Attempt.id == bindparam("attempt_id")),
+    "postgresql": _ATTEMPT.add_columns(func.timezone("UTC", func.now()).label("db_now")),
+    "other": _ATTEMPT,
 }
 
 

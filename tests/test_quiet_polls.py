@@ -249,3 +249,47 @@ def test_a_lock_that_starts_blocking_mid_test_reaches_the_timer_within_the_heart
     assert timer.poll().status_code == 204  # the timer shows no item and takes no answer
     clock.advance(seconds=31)
     assert timer.poll().headers["HX-Redirect"] == "/blocked"
+
+
+# --- the paused screen ----------------------------------------------------------------------------
+
+@pytest.fixture
+def paused(app, demo, timer, invigilator):
+    attempt = attempt_of(app, "0001")
+    invigilator.post(f"/invigilate/sittings/{demo['sitting_id']}/attempts/{attempt.id}/pause", reason="unwell")
+    assert _paused_poll(timer.browser).status_code == 204
+    return timer.browser
+
+
+def _paused_poll(browser, shown="paused"):
+    """The paused screen's poll, saying what it shows (templates/candidate/_paused_status.html)."""
+    return browser.client.get(f"/paused?shown={shown}", headers=HX)
+
+
+def test_a_paused_screen_that_changes_nothing_is_answered_with_one_read_and_no_lock_guard(app, paused, statements,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(lock_web, "guard", lambda: pytest.fail("the poll reached Flask"))
+    answer = _paused_poll(paused)
+    assert answer.status_code == 204 and answer.get_data() == b""
+    assert len(statements) == 1 and "FROM attempts" in statements[0]
+
+
+def test_resuming_moves_the_paused_screen_on_at_the_next_poll(app, demo, paused, invigilator):
+    attempt = attempt_of(app, "0001")
+    invigilator.post(f"/invigilate/sittings/{demo['sitting_id']}/attempts/{attempt.id}/resume")
+    assert _paused_poll(paused).headers["HX-Redirect"].startswith("/test")
+
+
+def test_a_pause_that_becomes_a_room_stop_is_redrawn(app, demo, paused, invigilator):
+    invigilator.post(f"/invigilate/sittings/{demo['sitting_id']}/emergency", reason="fire alarm")
+    assert _paused_poll(paused).headers["HX-Redirect"] == "/paused"  # drawn again: "stopped for the whole room"
+    assert _paused_poll(paused, shown="stopped").status_code == 204
+
+
+def test_the_paused_screen_reaches_the_route_every_30_seconds(app, paused, clock, monkeypatch):
+    reached = _reaches_route(monkeypatch)
+    clock.advance(seconds=29)
+    assert _paused_poll(paused).status_code == 204 and reached == []
+    clock.advance(seconds=2)
+    assert _paused_poll(paused).status_code == 204 and reached == [1]
+    assert attempt_of(app, "0001").last_contact_at == clock.now
