@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import redirect, request, session, url_for
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import attempts, clock, db, invigilation_actions, models
 from engine.attempt_states import IN_PROGRESS, ON_BREAK
@@ -76,9 +77,14 @@ def heartbeat(attempt: models.Attempt) -> None:
     now = clock.now(session_db)
     if attempt.last_contact_at is None or (now - attempt.last_contact_at).total_seconds() >= HEARTBEAT_SECONDS:
         with db.writing(session_db):
-            session_db.execute(update(models.Attempt).where(models.Attempt.id == attempt.id)
-                               .values(last_contact_at=now))
-        attempt.last_contact_at = now
+            session_db.execute(_CONTACT, {"attempt_id": attempt.id, "now": now})
+        set_committed_value(attempt, "last_contact_at", now)  # as written: nothing left to flush
+
+
+_attempts = models.Attempt.__table__
+#: Built once (its cache key is kept); a Core statement, so the session has nothing to synchronise.
+_CONTACT = (update(_attempts).where(_attempts.c.id == bindparam("attempt_id"))
+            .values(last_contact_at=bindparam("now", type_=_attempts.c.last_contact_at.type)))
 
 
 def paused_mode(attempt: models.Attempt) -> str:
