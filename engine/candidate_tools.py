@@ -56,9 +56,14 @@ def timer_token(deadline_at: dt.datetime | None, hidden: bool) -> str:
     return f"{deadline}{'h' if hidden else 's'}"
 
 
-@bp.app_template_global("timer_shown")
-def timer_shown(attempt: models.Attempt) -> str:
-    return timer_token(attempt.deadline_at, attempt.timer_hidden)
+@bp.app_template_global("timer_poll_url")
+def timer_poll_url(attempt: models.Attempt) -> str:
+    """Where the timer on screen polls: with what it was drawn with (``shown``) and when (``at``,
+    seconds since the epoch). Once a heartbeat's interval has passed since then, the heartbeat is
+    due, so the poll goes straight to the route without the read in front of it."""
+    drawn = clock.now(db.session()).replace(tzinfo=dt.UTC)
+    return url_for("candidate.time_left", shown=timer_token(attempt.deadline_at, attempt.timer_hidden),
+                   at=int(drawn.timestamp()))
 
 
 def remaining_now(attempt: models.Attempt) -> float:

@@ -19,7 +19,8 @@ warning due that the session has not yet announced; for the paused screen, also 
 break, a stopped room or a pause it shows. Anything else goes on to the route itself
 (``engine.candidate.waiting``, ``time_left``, ``paused``): the room has started, paused or
 resumed, extra time was given, a warning is due, time is up, the candidate was signed out or
-moved, or the heartbeat is due. So the route, with every exam-condition lock, still runs on
+moved, or the heartbeat is due (a timer drawn that long ago, by its ``at``, goes to the route
+without the read). So the route, with every exam-condition lock, still runs on
 each polling screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back
 on the timer; a poll shows no item and takes no answer in between, and every item page and save
 passes the locks as before.
@@ -71,6 +72,8 @@ class QuietPolls:
                                                                                      seen[0].room_stopped_at)
 
     def timer_unchanged(self, environ) -> bool:
+        if self._drawn_a_heartbeat_ago(environ):
+            return False  # the heartbeat is due: the route records it and draws the timer again
         seen = self._attempt(environ, (IN_PROGRESS,))
         if seen is None:
             return False
@@ -81,6 +84,15 @@ class QuietPolls:
             return False  # extra time, a pause since, or "hide timer": the page must be redrawn
         level = candidate_tools.warning_level((row.deadline_at - now).total_seconds())
         return level == candidate_tools.announced_level(session, row.id)
+
+    def _drawn_a_heartbeat_ago(self, environ) -> bool:
+        """Whether the timer was drawn (``at``) a heartbeat's interval ago or more. Only a hint to
+        skip the read: the browser's word can send a poll to the route, never keep it away."""
+        drawn = _query(environ, "at")
+        if drawn is None or not drawn.isdigit():
+            return False
+        now = self._now(None).replace(tzinfo=dt.UTC).timestamp()
+        return now - int(drawn) >= HEARTBEAT_SECONDS
 
     def _attempt(self, environ, states: tuple[str, ...]):
         """(the attempt's row, now, the session) when the browser's attempt is in ``states``, on
@@ -117,7 +129,7 @@ class QuietPolls:
 
     def _now(self, row) -> dt.datetime:
         """The one clock (engine/clock.py): a test's, else the database's (read with the row on
-        PostgreSQL), else this host's."""
+        PostgreSQL), else this host's (also without a row: only for the hint above)."""
         controlled = self.app.config.get("CLOCK")
         if controlled:
             return controlled()
@@ -126,9 +138,14 @@ class QuietPolls:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _query(environ, name: str) -> str | None:
+    """A query argument, as Flask reads it (the first of its values)."""
+    return parse_qs(environ.get("QUERY_STRING", "")).get(name, [None])[0]
+
+
 def _shown(environ) -> str | None:
-    """What the polling screen says it shows (its ``shown`` query argument), as Flask reads it."""
-    return parse_qs(environ.get("QUERY_STRING", "")).get("shown", [None])[0]
+    """What the polling screen says it shows (its ``shown`` query argument)."""
+    return _query(environ, "shown")
 
 
 _COLUMNS = (models.Attempt.id, models.Attempt.state, models.Attempt.session_generation,

@@ -3,6 +3,7 @@ only while the full route would change nothing on screen and write nothing; ever
 reaches the route."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -174,6 +175,22 @@ def test_the_timer_is_drawn_again_by_the_route_when_the_heartbeat_is_due(app, ti
     assert answer.status_code == 200 and reached == [1]
     assert 'data-remaining="' in answer.get_data(as_text=True)  # the server's time, put back on screen
     assert attempt_of(app, "0001").last_contact_at == clock.now
+
+
+def test_a_timer_drawn_a_heartbeat_ago_goes_to_the_route_without_the_read(app, timer, clock, monkeypatch):
+    monkeypatch.setattr(quiet_polls.QuietPolls, "_attempt", lambda *_a: pytest.fail("read in front of the route"))
+    clock.advance(seconds=30)
+    assert timer.poll().status_code == 200
+
+
+def test_a_timer_that_claims_to_be_new_still_reaches_the_route_when_the_heartbeat_is_due(app, timer, clock,
+                                                                                          monkeypatch):
+    reached = _reaches_route(monkeypatch)
+    clock.advance(seconds=31)
+    now = int(clock.now.replace(tzinfo=dt.UTC).timestamp())
+    forged = re.sub(r"at=\d+", f"at={now}", timer.path)
+    assert forged != timer.path
+    assert timer.browser.client.get(forged, headers=HX).status_code == 200 and reached == [1]
 
 
 def test_extra_time_reaches_the_screen_on_the_next_poll(app, demo, timer, invigilator):
