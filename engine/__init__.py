@@ -51,7 +51,7 @@ def create_app(config: dict | None = None, plugins: tuple = ()) -> Flask:
     lock_web.init_app(app)  # exam-condition locks: blocked page, browser signals, lock assets (issue 7)
     cli.init_app(app)
     from engine import quiet_polls
-    quiet_polls.init_app(app)  # the waiting screen's and the timer's polls, answered in front of Flask while nothing changes
+    quiet_polls.init_app(app)  # the waiting, timer and paused screens' polls, answered before Flask while nothing changes
     return app
 
 

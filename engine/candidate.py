@@ -222,7 +222,7 @@ _FORM_CELLS = (select(_fi.c.position, _fi.c.flagged, _fi.c.item_version_id, _fi.
 
 
 #: The hot paths' other statements, built once too: building a statement and its cache key anew
-#: was about 0.25 ms a save (docs/performance.md, session 8).
+#: was about 0.24 ms a save (docs/performance.md, session 8).
 _SAVED_AT = select(models.ResponseEvent.recorded_at).where(
     models.ResponseEvent.attempt_id == bindparam("attempt_id"), models.ResponseEvent.seq == bindparam("seq"))
 _FORM_ITEM_AT = select(models.FormItem).where(

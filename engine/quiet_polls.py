@@ -88,11 +88,11 @@ class QuietPolls:
     def _drawn_a_heartbeat_ago(self, environ) -> bool:
         """Whether the timer was drawn (``at``) a heartbeat's interval ago or more. Only a hint to
         skip the read: the browser's word can send a poll to the route, never keep it away."""
-        drawn = _query(environ, "at")
-        if drawn is None or not drawn.isdigit():
+        try:
+            drawn = int(_query(environ, "at"))
+        except (TypeError, ValueError):  # none, or not a number (nor one too long to read)
             return False
-        now = self._now(None).replace(tzinfo=dt.UTC).timestamp()
-        return now - int(drawn) >= HEARTBEAT_SECONDS
+        return self._now(None).replace(tzinfo=dt.UTC).timestamp() - drawn >= HEARTBEAT_SECONDS
 
     def _attempt(self, environ, states: tuple[str, ...]):
         """(the attempt's row, now, the session) when the browser's attempt is in ``states``, on

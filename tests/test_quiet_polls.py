@@ -193,6 +193,12 @@ def test_a_timer_that_claims_to_be_new_still_reaches_the_route_when_the_heartbea
     assert timer.browser.client.get(forged, headers=HX).status_code == 200 and reached == [1]
 
 
+@pytest.mark.parametrize("drawn", ["soon", "9" * 5000, "\u00b2"])
+def test_a_timer_poll_with_a_nonsense_time_is_treated_as_without_one(app, timer, drawn):
+    path = re.sub(r"at=\d+", f"at={drawn}", timer.path)
+    assert timer.browser.client.get(path, headers=HX).status_code == 204
+
+
 def test_extra_time_reaches_the_screen_on_the_next_poll(app, demo, timer, invigilator):
     before = timer.path
     attempt = attempt_of(app, "0001")
