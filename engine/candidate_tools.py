@@ -52,8 +52,19 @@ def timer_token(deadline_at: dt.datetime | None, hidden: bool) -> str:
     """What a timer on screen was drawn with: the deadline and "hide timer". Its poll sends it
     back (``shown``), so the poll can be answered "no change" without drawing the timer again
     while both still hold (engine/quiet_polls.py)."""
-    deadline = deadline_at.strftime("%Y%m%dT%H%M%S%f") if deadline_at is not None else "none"
+    deadline = deadline_at.strftime(_TOKEN_TIME) if deadline_at is not None else "none"
     return f"{deadline}{'h' if hidden else 's'}"
+
+
+_TOKEN_TIME = "%Y%m%dT%H%M%S%f"
+
+
+def token_deadline(token: str | None) -> dt.datetime | None:
+    """The deadline a timer says it was drawn with (None when it says none, or nonsense)."""
+    try:
+        return dt.datetime.strptime((token or "")[:-1], _TOKEN_TIME)
+    except ValueError:
+        return None
 
 
 @bp.app_template_global("timer_poll_url")

@@ -19,8 +19,8 @@ warning due that the session has not yet announced; for the paused screen, also 
 break, a stopped room or a pause it shows. Anything else goes on to the route itself
 (``engine.candidate.waiting``, ``time_left``, ``paused``): the room has started, paused or
 resumed, extra time was given, a warning is due, time is up, the candidate was signed out or
-moved, or the heartbeat is due (a timer drawn that long ago, by its ``at``, goes to the route
-without the read). So the route, with every exam-condition lock, still runs on
+moved, or the heartbeat is due (a timer drawn that long ago, by its ``at``, or showing a
+deadline that has passed goes to the route without the read). So the route, with every exam-condition lock, still runs on
 each polling screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back
 on the timer; a poll shows no item and takes no answer in between, and every item page and save
 passes the locks as before.
@@ -72,8 +72,8 @@ class QuietPolls:
                                                                                      seen[0].room_stopped_at)
 
     def timer_unchanged(self, environ) -> bool:
-        if self._drawn_a_heartbeat_ago(environ):
-            return False  # the heartbeat is due: the route records it and draws the timer again
+        if self._route_is_due(environ):
+            return False  # the heartbeat is due, or the time shown is up: the route answers
         seen = self._attempt(environ, (IN_PROGRESS,))
         if seen is None:
             return False
@@ -85,14 +85,20 @@ class QuietPolls:
         level = candidate_tools.warning_level((row.deadline_at - now).total_seconds())
         return level == candidate_tools.announced_level(session, row.id)
 
-    def _drawn_a_heartbeat_ago(self, environ) -> bool:
-        """Whether the timer was drawn (``at``) a heartbeat's interval ago or more. Only a hint to
-        skip the read: the browser's word can send a poll to the route, never keep it away."""
+    def _route_is_due(self, environ) -> bool:
+        """Whether the timer was drawn (``at``) a heartbeat's interval ago or more, or the deadline
+        it shows has passed (at a deadline a whole room polls, and every poll goes to the route
+        to finish its attempt). Only a hint to skip the read: the browser's word can send a poll
+        to the route, never keep it away."""
+        now = self._now(None)
+        deadline = candidate_tools.token_deadline(_shown(environ))
+        if deadline is not None and deadline <= now:
+            return True
         try:
             drawn = int(_query(environ, "at"))
         except (TypeError, ValueError):  # none, or not a number (nor one too long to read)
             return False
-        return self._now(None).replace(tzinfo=dt.UTC).timestamp() - drawn >= HEARTBEAT_SECONDS
+        return now.replace(tzinfo=dt.UTC).timestamp() - drawn >= HEARTBEAT_SECONDS
 
     def _attempt(self, environ, states: tuple[str, ...]):
         """(the attempt's row, now, the session) when the browser's attempt is in ``states``, on

@@ -193,10 +193,21 @@ def test_a_timer_that_claims_to_be_new_still_reaches_the_route_when_the_heartbea
     assert timer.browser.client.get(forged, headers=HX).status_code == 200 and reached == [1]
 
 
+def test_a_timer_showing_a_deadline_passed_goes_to_the_route_without_the_read(app, timer, clock, monkeypatch):
+    left = remaining(app, "0001")
+    clock.advance(seconds=left - 20)
+    timer.poll()  # drawn again (the heartbeat was due), 20 s before the deadline
+    monkeypatch.setattr(quiet_polls.QuietPolls, "_attempt", lambda *_a: pytest.fail("read in front of the route"))
+    clock.advance(seconds=21)
+    assert timer.poll().status_code == 200  # in the grace for saves in flight: the route shows 0
+
+
 @pytest.mark.parametrize("drawn", ["soon", "9" * 5000, "\u00b2"])
 def test_a_timer_poll_with_a_nonsense_time_is_treated_as_without_one(app, timer, drawn):
     path = re.sub(r"at=\d+", f"at={drawn}", timer.path)
     assert timer.browser.client.get(path, headers=HX).status_code == 204
+    nonsense = re.sub(r"shown=\w+", f"shown={drawn}", timer.path)
+    assert timer.browser.client.get(nonsense, headers=HX).status_code == 200  # not what it shows: the route
 
 
 def test_extra_time_reaches_the_screen_on_the_next_poll(app, demo, timer, invigilator):
