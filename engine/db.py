@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import weakref
 from collections.abc import Iterator
 
 from flask import Flask, current_app, g
@@ -17,11 +18,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.write_turn import WriteTurn, turn_path
+
 EXTENSION_KEY = "onscreen.db"
 
 # Set while a block of code intends to write, so SQLite's BEGIN takes the write lock up
 # front. Readers keep plain (deferred) transactions and never block writers in WAL mode.
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("onscreen_write_intent", default=False)
+
+#: SQLite engines -> the queue their writers take turns in (engine/write_turn.py).
+_turns: weakref.WeakKeyDictionary[Engine, WriteTurn] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str) -> Engine:
@@ -29,6 +35,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _tune_sqlite(engine)
+        _turns[engine] = WriteTurn(turn_path(engine.url.database))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
@@ -99,13 +106,15 @@ def writing(db_session: Session) -> Iterator[Session]:
     """Run the block in one short write transaction, committed at the end or rolled back.
 
     Any transaction already open on the session (from earlier reads) is ended first, so the
-    write lock is taken at the start of this block and released when it ends.
+    write lock is taken at the start of this block and released when it ends. On SQLite the
+    writers queue for it (engine/write_turn.py) rather than retry in SQLite's busy handler.
     """
     if db_session.in_transaction():
         db_session.commit()
+    turn = _turns.get(db_session.get_bind())
     token = _write_intent.set(True)
     try:
-        with db_session.begin():
+        with turn.taken() if turn is not None else contextlib.nullcontext(), db_session.begin():
             yield db_session
     finally:
         _write_intent.reset(token)

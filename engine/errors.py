@@ -8,6 +8,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from engine.web import is_htmx, render
+from engine.write_turn import Busy
 
 MESSAGES = {
     400: "Something in that request was not right.",
@@ -25,7 +26,7 @@ MESSAGES = {
 def _database_unavailable(error: Exception) -> bool:
     """A lost or refused database connection (a restart, a failover, a terminated backend):
     the request did nothing, so the client may simply send it again (saves carry their key)."""
-    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, Busy)):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
 
