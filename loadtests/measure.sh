@@ -18,7 +18,8 @@ PORT=${PORT:-8103}
 CEILING_PORT=${CEILING_PORT:-8113}
 OUT=${OUT:-loadtests/out/$(date +%Y%m%d-%H%M%S)-$WHAT-$DB}
 mkdir -p "$OUT"
-export ONSCREEN_INSTANCE_PATH=$PWD/$OUT
+OUT=$(cd "$OUT" && pwd)  # absolute, so OUT=/tmp/x works as well as a path under the checkout
+export ONSCREEN_INSTANCE_PATH=$OUT
 export ONSCREEN_SECRET_KEY=${ONSCREEN_SECRET_KEY:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}
 if [ "$DB" = postgres ]; then
   # The load database is emptied first: forms made in earlier runs count towards the bank's
@@ -38,7 +39,7 @@ with sa.create_engine(url).begin() as c:
     c.execute(sa.text('DROP SCHEMA public CASCADE')); c.execute(sa.text('CREATE SCHEMA public'))
 " "$ONSCREEN_DATABASE_URL"
 else
-  export ONSCREEN_DATABASE_URL=sqlite:///$PWD/$OUT/load.db
+  export ONSCREEN_DATABASE_URL=sqlite:///$OUT/load.db
 fi
 
 SERVER=""
