@@ -18,13 +18,28 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from contextlib import contextmanager
+import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Beside the database file: ``onscreen.db`` -> ``onscreen.db-turn``.
 SUFFIX = "-turn"
 #: How long a thread waits for its process's turn before giving up, as SQLite's busy timeout.
 WAIT_SECONDS = 30
+
+#: Held while a turn sets itself up for this process, so two threads' first writes in a new
+#: gunicorn worker cannot each make a lock and a file: the loser's file would be left holding
+#: the flock for ever (seen at a 1,100-candidate login storm: every write refused from then on).
+_setting_up = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held it at the fork; that thread does not exist here.
+    global _setting_up
+    _setting_up = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Busy(RuntimeError):
@@ -38,16 +53,25 @@ class WriteTurn:
     def __init__(self, path: str | None):
         self.path = path
         self._pid: int | None = None
+        self._lock: threading.Lock | None = None
+        self._file: int | None = None
         self._held = threading.local()
 
-    def _for_this_process(self) -> None:
-        # A forked child (a gunicorn worker) gets its own lock and its own open file: a copy of the
-        # parent's lock may be held by a thread that does not exist in the child, and an flock on a
-        # file description shared with the parent would count as already held.
+    def _for_this_process(self) -> tuple[threading.Lock, int | None]:
+        """This process's lock and open turn file, made on its first write. A forked child (a
+        gunicorn worker) makes its own: a copy of the parent's lock may be held by a thread that
+        does not exist in the child, and an flock on a file description shared with the parent
+        would count as already held."""
         if self._pid != os.getpid():
-            self._lock = threading.Lock()
-            self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600) if self.path else None
-            self._pid = os.getpid()
+            with _setting_up:
+                if self._pid != os.getpid():
+                    self._lock = threading.Lock()
+                    self._file = None
+                    if self.path:
+                        self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                        weakref.finalize(self, os.close, self._file)
+                    self._pid = os.getpid()  # last: another thread sees a whole set-up or none
+        return self._lock, self._file
 
     @contextmanager
     def taken(self) -> Iterator[None]:
@@ -61,21 +85,21 @@ class WriteTurn:
             finally:
                 self._held.depth -= 1
             return
-        self._for_this_process()
-        if not self._lock.acquire(timeout=WAIT_SECONDS):
+        lock, turn_file = self._for_this_process()  # released below exactly as taken
+        if not lock.acquire(timeout=WAIT_SECONDS):
             raise Busy(f"no turn to write to the database within {WAIT_SECONDS} s")
         try:
-            if self._file is not None:
-                fcntl.flock(self._file, fcntl.LOCK_EX)  # blocks with the GIL released
+            if turn_file is not None:
+                fcntl.flock(turn_file, fcntl.LOCK_EX)  # blocks with the GIL released
             try:
                 self._held.depth = 1
                 yield
             finally:
                 self._held.depth = 0
-                if self._file is not None:
-                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                if turn_file is not None:
+                    fcntl.flock(turn_file, fcntl.LOCK_UN)
         finally:
-            self._lock.release()
+            lock.release()
 
 
 def turn_path(database: str | None) -> str | None:

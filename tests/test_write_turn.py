@@ -4,7 +4,9 @@ itself. The blocks below hold the turn without touching the database, so SQLite'
 cannot be what makes the second writer wait: only the turn can."""
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import os
 import threading
 import time
 import uuid
@@ -128,3 +130,33 @@ def test_a_write_that_gets_no_turn_changes_nothing_and_asks_the_browser_to_send_
         session = db.new_session(app)
         assert session.scalar(select(models.ResponseEvent).where(models.ResponseEvent.idempotency_key == key)) is not None
         session.close()
+
+
+def test_the_first_writes_of_a_new_process_at_once_leave_the_turn_free(tmp_path):
+    """Eight threads' first writes at the same moment (a new gunicorn worker in a login storm) set
+    the process's turn up once, and once they are done the turn is free for another process. A
+    race here once left a second turn file holding the flock for ever: every write refused."""
+    for round_number in range(20):
+        path = str(tmp_path / f"round{round_number}.db-turn")
+        turn = write_turn.WriteTurn(path)
+        start, failures = threading.Barrier(8), []
+
+        def write():
+            start.wait()
+            try:
+                with turn.taken():
+                    time.sleep(0.001)
+            except Exception as failure:  # noqa: BLE001 - any failure fails the test below
+                failures.append(failure)
+
+        threads = [threading.Thread(target=write, daemon=True) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert not failures and not any(thread.is_alive() for thread in threads)
+        other_process = os.open(path, os.O_RDWR)  # a file description of its own, as another process has
+        try:
+            fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the turn was left held
+        finally:
+            os.close(other_process)
