@@ -208,7 +208,11 @@ class Candidate(FastHttpUser):
         if not first.startswith("/test/item/"):
             first = path_of(location(self.get(first, "start", expect=(302,))))
         self.open_item(int(first.rsplit("/", 1)[1]) if first.startswith("/test/item/") else 1)
-        self.last_timer = time.monotonic()
+        # Each browser polls in its own phase: a page load restarts the timer's "every 5s", and
+        # candidates move between pages at their own pace. Starting every poll clock at the
+        # room's start made the whole sitting poll within the same few seconds of each interval,
+        # a storm the player does not make (docs/performance.md, session 9).
+        self.last_timer = time.monotonic() - self.rng.uniform(0, TIMELINE.timer_seconds)
         while TIMELINE.now() < TIMELINE.burst_start:
             self.think(min(self.rng.uniform(*TIMELINE.think), TIMELINE.burst_start - TIMELINE.now()))
             if TIMELINE.now() >= TIMELINE.burst_start:
