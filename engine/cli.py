@@ -145,10 +145,18 @@ def plugins_command(as_json):
 @with_appcontext
 def sweep_command(every):
     """Finish every attempt whose time (and the grace for saves in flight) has run out."""
-    from engine.sweeper import sweep
+    from engine import sweeper
     while True:
-        finished = sweep(current_app)
-        click.echo(f"Finished {finished} timed-out attempt(s).")
+        try:
+            finished = sweeper.sweep(current_app)
+        except Exception as error:
+            if not every:
+                raise
+            # Beside the server, the sweeper must outlive a database restart or a write that
+            # held the lock too long: the next sweep finds the same attempts.
+            click.echo(f"Sweep failed ({error.__class__.__name__}: {error}); trying again in {every:g} s.", err=True)
+        else:
+            click.echo(f"Finished {finished} timed-out attempt(s).")
         if not every:
             return
         time.sleep(every)

@@ -160,3 +160,42 @@ def test_the_first_writes_of_a_new_process_at_once_leave_the_turn_free(tmp_path)
             fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the turn was left held
         finally:
             os.close(other_process)
+
+
+def test_the_sweeper_beside_the_server_outlives_a_failed_sweep(runner, monkeypatch):
+    """A sweep refused (no turn within the wait, a database restart) is reported and tried
+    again at the next interval, rather than ending the sweeper for the rest of the exam."""
+    from engine import cli, sweeper
+    outcomes = iter([write_turn.Busy("no turn to write to the database within 30 s"), 2])
+
+    def sweep(_app):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    class Stop(Exception):
+        pass
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise Stop
+    monkeypatch.setattr(sweeper, "sweep", sweep)
+    monkeypatch.setattr(cli.time, "sleep", sleep)
+    result = runner.invoke(args=["sweep", "--every", "5"])
+    assert isinstance(result.exception, Stop), result.output
+    assert "Sweep failed (Busy: no turn to write to the database within 30 s); trying again in 5 s." in result.output
+    assert "Finished 2 timed-out attempt(s)." in result.output
+    assert sleeps == [5, 5]
+
+
+def test_a_single_sweep_that_fails_exits_non_zero(runner, monkeypatch):
+    from engine import sweeper
+
+    def sweep(_app):
+        raise write_turn.Busy("no turn to write to the database within 30 s")
+    monkeypatch.setattr(sweeper, "sweep", sweep)
+    result = runner.invoke(args=["sweep"])
+    assert result.exit_code != 0 and isinstance(result.exception, write_turn.Busy)
