@@ -1,7 +1,8 @@
 """SQLite's writers take turns (engine/write_turn.py): a write waits for the one before it, in
 another thread or another process, before it asks SQLite for the lock, and it never waits for
 itself. The blocks below hold the turn without touching the database, so SQLite's own lock
-cannot be what makes the second writer wait: only the turn can."""
+cannot be what makes the second writer wait: only the turn can. A refused turn is a clean 503,
+and the sweeper beside the server outlives a refused sweep."""
 from __future__ import annotations
 
 import fcntl
