@@ -270,7 +270,8 @@ def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
         figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt))
         form_items = tuple(attempt.form_items)
     _store_item_marks(db, form_items, figures.marks)
-    result = attempt.result or models.Result(attempt_id=attempt.id)
+    with db.no_autoflush:  # what is pending is flushed once, with the result, at the commit
+        result = attempt.result or models.Result(attempt_id=attempt.id)
     result.total, result.available, result.pass_mark = figures.total, figures.available, spec.pass_mark
     result.passed = figures.total >= spec.pass_mark
     result.by_outcome = _as_text(figures.by_outcome)
