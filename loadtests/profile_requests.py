@@ -11,6 +11,7 @@ prints a cProfile of one kind of request. The figures go to docs/performance.md 
 from __future__ import annotations
 
 import argparse
+import os
 import cProfile
 import pstats
 import re
@@ -90,7 +91,7 @@ def measure(app, client, csrf, position, requests: int, profile: str | None):
             assert response.status_code < 400, (name, response.status_code)
         rows.append((name, statistics.median(cpu), statistics.mean(cpu), max(counts)))
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(35)
     return rows
 
 
