@@ -6,7 +6,8 @@ Builds a scratch SQLite database (or uses an empty PostgreSQL database you name)
 banks and the demo, signs candidate 0001 in, starts the sitting, then times the item page, the save
 and the timer sync through the Flask test client. CPU is ``time.process_time`` (robust to other load
 on the machine, unlike wall time); statements are counted with an SQLAlchemy event. ``--profile``
-prints a cProfile of one kind of request. The figures go to docs/performance.md by hand.
+prints a cProfile of one kind of request (by cumulative time; `SORT=tottime` in the environment
+sorts by each function's own time). The figures go to docs/performance.md by hand.
 """
 from __future__ import annotations
 
