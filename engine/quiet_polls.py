@@ -9,16 +9,18 @@ second, more than all their saves and item pages together. Each one went through
 session, the lock guard's six-entity load and a template, only to say "no change"
 (docs/performance.md, sessions 7 and 8). This answers that common case with one indexed read
 and a 204, which htmx takes as "nothing to swap", so the screen keeps polling (and the timer
-keeps counting down in the browser, for display only).
+keeps counting down in the browser, for display only). One change it answers too: a waiting
+screen whose room has started, with no answer saved yet, is sent to its first item (the route's
+answer), because a room's start sends every waiting screen in it to the server within 3 s.
 
-It answers only when the full route would have changed nothing on screen and written nothing:
-the signed-in attempt is in the state the screen shows, on this browser (its session
+Otherwise it answers only when the full route would have changed nothing on screen and written
+nothing: the signed-in attempt is in the state the screen shows, on this browser (its session
 generation), and its last contact is recent; for the timer, also the deadline and the "hide
 timer" choice the page was drawn with (its ``shown`` token), time still left, and no time
 warning due that the session has not yet announced; for the paused screen, also which of a
 break, a stopped room or a pause it shows. Anything else goes on to the route itself
-(``engine.candidate.waiting``, ``time_left``, ``paused``): the room has started, paused or
-resumed, extra time was given, a warning is due, time is up, the candidate was signed out or
+(``engine.candidate.waiting``, ``time_left``, ``paused``): a started attempt with an answer
+saved, the room paused or resumed, extra time was given, a warning is due, time is up, the candidate was signed out or
 moved, or the heartbeat is due (a timer drawn that long ago, by its ``at``, or showing a
 deadline that has passed goes to the route without the read). So the route, with every exam-condition lock, still runs on
 each polling screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back
@@ -43,6 +45,9 @@ from engine.candidate import HEARTBEAT_SECONDS
 #: The headers of every candidate answer (engine/security.py), on an empty one (a 204 carries no
 #: Content-Length: RFC 9110, section 8.6).
 NOTHING_CHANGED = [*security.HEADERS.items(), ("Cache-Control", "no-store"), ("Vary", "HX-Request")]
+NOTHING = ("204 No Content", NOTHING_CHANGED)
+#: The same headers on an empty answer whose ``HX-Redirect`` (added to it) moves the screen on.
+MOVE_ON = [*NOTHING_CHANGED, ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0")]
 
 
 class QuietPolls:
@@ -51,19 +56,38 @@ class QuietPolls:
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.unchanged = {"/wait": self.still_waiting, "/test/time": self.timer_unchanged,
-                          "/paused": self.still_paused}
+        #: path -> the answer to give in front of Flask (status, headers), or None for the route.
+        self.answers = {"/wait": self.waiting_answer,
+                        "/test/time": lambda environ: NOTHING if self.timer_unchanged(environ) else None,
+                        "/paused": lambda environ: NOTHING if self.still_paused(environ) else None}
 
     def __call__(self, environ, start_response):
-        unchanged = self.unchanged.get(environ.get("PATH_INFO"))
-        if (unchanged is not None and environ.get("REQUEST_METHOD") == "GET"
-                and environ.get("HTTP_HX_REQUEST") == "true" and unchanged(environ)):
-            start_response("204 No Content", NOTHING_CHANGED)
-            return []
+        answer_for = self.answers.get(environ.get("PATH_INFO"))
+        if (answer_for is not None and environ.get("REQUEST_METHOD") == "GET"
+                and environ.get("HTTP_HX_REQUEST") == "true"):
+            answer = answer_for(environ)
+            if answer is not None:
+                start_response(*answer)
+                return []
         return self.wsgi_app(environ, start_response)
 
-    def still_waiting(self, environ) -> bool:
-        return self._attempt(environ, (WAITING,)) is not None
+    def waiting_answer(self, environ):
+        """Still waiting: nothing changed. Just started, with nothing saved yet: on to the first
+        item, as the route would send it. When a room starts, every waiting screen in it polls
+        within 3 s, and this answer spares each of them the lock guard's load and a read of the
+        form before its first item page, which passes the locks as every item page does
+        (docs/performance.md, session 10). Anything else (a save made, paused, finished, signed
+        out or moved, the heartbeat due) is the route's."""
+        seen = self._attempt(environ, (WAITING, IN_PROGRESS))
+        if seen is None:
+            return None
+        row = seen[0]
+        if row.state == WAITING:
+            return NOTHING
+        if row.last_seq == 0:  # no answer saved, so every item is open: the first is position 1
+            first = self.app.url_map.bind_to_environ(environ).build("candidate.item", {"position": 1})
+            return "200 OK", [*MOVE_ON, ("HX-Redirect", first)]
+        return None
 
     def still_paused(self, environ) -> bool:
         seen = self._attempt(environ, (PAUSED, ON_BREAK))
@@ -156,6 +180,7 @@ def _shown(environ) -> str | None:
 
 _COLUMNS = (models.Attempt.id, models.Attempt.state, models.Attempt.session_generation,
             models.Attempt.last_contact_at, models.Attempt.deadline_at, models.Attempt.timer_hidden,
+            models.Attempt.last_seq,
             models.Sitting.stopped_at.label("room_stopped_at"))
 _ATTEMPT = (select(*_COLUMNS).join(models.Entry, models.Entry.id == models.Attempt.entry_id)
             .join(models.Sitting, models.Sitting.id == models.Entry.sitting_id)

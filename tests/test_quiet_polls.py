@@ -11,7 +11,7 @@ from sqlalchemy import event, select, text
 
 from engine import db, lock_web, models, quiet_polls
 
-from invigilation_support import remaining
+from invigilation_support import correct_fields, remaining
 from locks_support import CENTRE_NET, HX, INSIDE, OUTSIDE, attempt_of, from_address, set_centre_ranges, set_locks
 
 
@@ -73,6 +73,43 @@ def test_the_heartbeat_still_reaches_the_route_every_30_seconds(app, waiting, cl
 def test_when_the_room_starts_the_poll_sends_the_screen_to_its_first_item(app, demo, waiting, invigilator):
     invigilator.start(demo["sitting_id"])
     assert _poll(waiting).headers["HX-Redirect"] == "/test/item/1"
+
+
+def test_the_start_moves_a_waiting_screen_on_with_one_read_and_the_routes_answer(app, demo, waiting, invigilator,
+                                                                                  statements, monkeypatch):
+    invigilator.start(demo["sitting_id"])
+    routes = waiting.client.get("/wait", headers=HX)  # the route's answer, for comparison
+    statements.clear()
+    monkeypatch.setattr(lock_web, "guard", lambda: pytest.fail("the poll reached Flask"))
+    answer = _poll(waiting)
+    assert len(statements) == 1 and "FROM attempts" in statements[0]
+    assert answer.status_code == routes.status_code == 200 and answer.get_data() == routes.get_data() == b""
+    assert answer.headers["HX-Redirect"] == routes.headers["HX-Redirect"] == "/test/item/1"
+    for header in ("Content-Security-Policy", "X-Content-Type-Options", "Cache-Control", "Vary", "Content-Type"):
+        assert answer.headers.get(header) == routes.headers.get(header), header
+
+
+def test_the_first_item_still_passes_the_locks(app, demo, waiting, invigilator):
+    set_centre_ranges(app, demo["centre"], [CENTRE_NET])
+    set_locks(app, demo["sitting_id"], spec_locks={"centre_network": {}})
+    from_address(waiting, OUTSIDE)
+    invigilator.start(demo["sitting_id"])
+    target = _poll(waiting).headers["HX-Redirect"]
+    if target != "/blocked":  # sent on in front of Flask: the item page's guard stops it
+        page = waiting.client.get(target)
+        assert page.status_code == 303 and "question" not in page.get_data(as_text=True).lower()
+        target = page.headers["Location"]
+    assert target == "/blocked"
+
+
+def test_a_started_attempt_with_an_answer_saved_is_sent_on_by_the_route(app, demo, waiting, invigilator,
+                                                                         monkeypatch):
+    invigilator.start(demo["sitting_id"])
+    assert waiting.answer(1, correct_fields(app, attempt_of(app, "0001").form_items[0])).status_code == 200
+    reached = _reaches_route(monkeypatch)
+    # The waiting page left open in another tab: the route finds the first item still open.
+    assert _poll(waiting).headers["HX-Redirect"] == "/test/item/2"
+    assert reached == [1]
 
 
 def test_a_browser_signed_out_by_another_sign_in_is_told_so(app, demo, waiting, candidate_factory):
