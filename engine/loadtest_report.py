@@ -123,7 +123,32 @@ def render_text(results: dict, verdict: Verdict) -> str:
                      f"{recon['finished']} of {recon['attempts']} attempts finished ({recon['unfinished']} not)")
     lines.append("PASS: every threshold held." if verdict.passed else f"FAIL: {len(verdict.breaches)} breach(es):")
     lines.extend(f"  - {breach}" for breach in verdict.breaches)
+    lines.extend(_over_time(results))
     return "\n".join(lines)
+
+
+def _over_time(results: dict) -> list[str]:
+    """Every request by when it was sent (the locustfile's windows), with the phase each window
+    starts in: a backlog shows as slow first windows of a phase, not a slow phase."""
+    windows = results.get("windows") or []
+    if not windows:
+        return []
+    lines = ["", "Over time, every request by when it was sent:",
+             f"{'seconds':>11} {'phase':9} {'count':>7} {'p50':>6} {'p95':>6} {'max':>7}"]
+    phased = results.get("scenario") == "examday"  # the common scenario has no phases
+    for w in windows:
+        phase = _phase_at(results.get("timeline") or {}, w["start"]) if phased else ""
+        lines.append(f"{w['start']:>5.0f}-{w['end']:<5.0f} {phase:9} "
+                     f"{w['requests']:>7} {w['p50']:>6} {w['p95']:>6} {w['max']:>7}")
+    return lines
+
+
+def _phase_at(timeline: dict, seconds: float) -> str:
+    for phase in ("reconnect", "login", "start", "steady", "burst"):
+        span = timeline.get(phase)
+        if span and span[0] <= seconds < span[1]:
+            return phase
+    return ""
 
 
 def _phase_order(name: str) -> tuple:

@@ -33,6 +33,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from journey import (FORM_TYPE, HTMX, JourneyError, answer_fields, csrf_from, encode, form_length, location, new_key,
                      path_of, saved, timer_poll_path)
 from timeline import Timeline, offered_rate
+from windows import Windows
 
 PLAN = json.loads(Path(os.environ["LOADTEST_PLAN"]).read_text(encoding="utf-8")) if os.environ.get("LOADTEST_PLAN") else {
     "scenario": "common", "rooms": [], "allowed_seconds": 3600, "centre": "", "items_per_form": 20}
@@ -49,6 +50,8 @@ _next_room = itertools.count()
 ACKS: list[dict] = []
 COUNTS = {"signed_in": 0, "started": 0, "submitted": 0, "finished_seen": 0, "journeys_done": 0, "reconnected": 0}
 CPU_SAMPLES: list[tuple[float, float]] = []
+#: Every request's response time by when it was sent, for the report's view over time.
+WINDOWS = Windows()
 
 
 #: gunicorn closes a keep-alive connection after 5 s idle; a request sent on it just as it
@@ -353,6 +356,11 @@ def _started(environment, **_kw):
     gevent.spawn(_sample_cpu)
 
 
+@events.request.add_listener
+def _timed(response_time, **_kw):
+    WINDOWS.add(TIMELINE.now() - response_time / 1000, response_time)
+
+
 @events.quitting.add_listener
 def _write_results(environment, **_kw):
     target = os.environ.get("LOADTEST_RESULTS")
@@ -373,6 +381,6 @@ def _write_results(environment, **_kw):
         "offered_per_candidate": offered_rate(TIMELINE) if SCENARIO == "examday" else None,
         "entries": entries, "total_requests": stats.total.num_requests, "total_failures": stats.total.num_failures,
         "errors": [{"name": e.name, "error": str(e.error), "occurrences": e.occurrences} for e in stats.errors.values()],
-        "counts": COUNTS, "cpu_samples": CPU_SAMPLES, "acks": ACKS,
+        "counts": COUNTS, "cpu_samples": CPU_SAMPLES, "acks": ACKS, "windows": WINDOWS.summary(),
     }
     Path(target).write_text(json.dumps(results), encoding="utf-8")

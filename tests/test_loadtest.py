@@ -15,11 +15,12 @@ from engine.loadtest import is_local
 from engine import clock, forms
 from engine.loadtest_prepare import PrepareError, PrepareOptions, prepare, read_plan, synthetic_plan, write_plan
 from engine.loadtest_reconcile import reconcile
-from engine.loadtest_report import evaluate, load_thresholds
+from engine.loadtest_report import evaluate, load_thresholds, render_text
 
 sys.path.insert(0, str(REPO_ROOT / "loadtests"))
 import journey  # noqa: E402
 from timeline import Timeline, offered_rate  # noqa: E402
+from windows import Windows, nearest_rank  # noqa: E402
 
 
 def _sign_in_and_start(app, plan, number="0001"):
@@ -201,3 +202,31 @@ def test_the_ceiling_app_answers_the_same_journey():
     assert journey.answer_fields(item.text, __import__("random").Random(1)) and len(item.data) == SIZES["item"]
     assert journey.saved(client.post("/test/item/3", data={"r-choice": "1"}))
     assert client.post("/test/submit", data={"confirm": "yes"}).headers["Location"] == "/test/done"
+
+
+def test_response_times_are_grouped_by_when_each_request_was_sent():
+    windows = Windows(seconds=10)
+    for ms in range(1, 101):  # 100 requests sent in the first 10 s: 1 ms to 100 ms
+        windows.add(9.5, ms)
+    windows.add(10.0, 7)  # sent at the start of the second window
+    windows.add(-0.01, 3)  # a clock read just before the run's start counts in the first
+    first, second = windows.summary()
+    assert first == {"start": 0, "end": 10, "requests": 101, "p50": 50, "p95": 95, "max": 100}
+    assert second == {"start": 10, "end": 20, "requests": 1, "p50": 7, "p95": 7, "max": 7}
+    assert nearest_rank([5.0], 0.95) == 5 and nearest_rank([1, 2, 3, 4], 0.5) == 2
+
+
+def test_the_summary_shows_when_requests_were_slow_with_the_phase_of_each_window():
+    results = _results(item={}, save={})
+    results["scenario"] = "examday"
+    results["timeline"] = Timeline(allowed_seconds=120, login_seconds=60).describe()
+    steady_from = results["timeline"]["steady"][0]
+    results["windows"] = [{"start": 0, "end": 10, "requests": 40, "p50": 20, "p95": 90, "max": 120},
+                          {"start": steady_from, "end": steady_from + 10, "requests": 300, "p50": 30, "p95": 4800,
+                           "max": 5900}]
+    text = render_text(results, evaluate(results, load_thresholds(), None))
+    over_time = text.split("Over time, every request by when it was sent:")[1].splitlines()
+    assert over_time[2].split() == ["0-10", "login", "40", "20", "90", "120"]
+    assert over_time[3].split()[1:] == ["steady", "300", "30", "4800", "5900"]
+    results["windows"] = []
+    assert "Over time" not in render_text(results, evaluate(results, load_thresholds(), None))
