@@ -358,7 +358,8 @@ def _started(environment, **_kw):
 
 @events.request.add_listener
 def _timed(response_time, **_kw):
-    WINDOWS.add(TIMELINE.now() - response_time / 1000, response_time)
+    if response_time is not None:  # a request that failed before it was timed has none
+        WINDOWS.add(TIMELINE.now() - response_time / 1000, response_time)
 
 
 @events.quitting.add_listener
