@@ -9,6 +9,8 @@
 # Settings (environment): N, START, STEP, MAX, ITEMS (common scenario, 30), LOGIN (seconds, 60),
 # ALLOWED (exam-day seconds allowed, 180), TIMER (exam-day timer poll, 30; the player's is 5), RECONNECT=1, PORT (8103), CEILING_PORT (8113),
 # PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: made if missing, EMPTIED first), ONSCREEN_WORKERS/THREADS.
+# PYSPY=1: py-spy samples the server's processes and OUT/profile_by_route.txt shares its CPU out by
+# route (loadtests/profile_by_route.py; needs `.venv/bin/pip install py-spy`, and ptrace rights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -43,7 +45,7 @@ else
 fi
 
 SERVER=""
-stop() { if [ -n "$SERVER" ]; then kill -TERM -- "-$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi; }
+stop() { if [ -n "$SERVER" ]; then kill -TERM -- "-$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=""; fi; }
 trap stop EXIT
 # CPU seconds used so far by the server's process group (gunicorn master, workers, sweeper): the
 # server's cost per request is robust to a busy machine, where its response times are not.
@@ -59,7 +61,29 @@ cpu_report() {
   used=$($BIN/python -c "print(round($(group_cpu) - $CPU_BEFORE, 2))")
   requests=$(find "$OUT" -name summary.json -exec $BIN/python -c 'import json,sys; print(sum(json.load(open(f))["total_requests"] for f in sys.argv[1:]))' {} + )
   requests=${requests:-0}
+  CPU_USED=$used
   echo "server CPU: ${used} s for ${requests} requests: $($BIN/python -c "print(round(1000 * $used / max(1, $requests), 2))") ms per request" | tee "$OUT/server_cpu.txt"
+}
+SPIES=()
+start_spies() {
+  [ -n "${PYSPY:-}" ] || return 0
+  [ -x "$BIN/py-spy" ] || { echo "PYSPY=1 needs py-spy: $BIN/pip install py-spy" >&2; exit 2; }
+  sleep 2  # every worker booted, not only the one that answered
+  local pid
+  for pid in $(ps -o pid= -g "$SERVER"); do
+    # --gil: only samples holding the interpreter lock (work, not waiting); --nonblocking: the
+    # server is not paused for each sample.
+    $BIN/py-spy record --gil --nonblocking --rate 50 --format raw -o "$OUT/spy-$pid.txt" -p "$pid" \
+      >"$OUT/spy-$pid.log" 2>&1 &
+    SPIES+=($!)
+  done
+}
+profile_report() {
+  [ -n "${PYSPY:-}" ] || return 0
+  stop  # py-spy writes its file when the process it samples exits
+  wait "${SPIES[@]}" 2>/dev/null || true
+  $BIN/python loadtests/profile_by_route.py --cpu-seconds "$CPU_USED" "$OUT"/spy-*.txt | tee "$OUT/profile_by_route.txt" \
+    || echo "no profile by route: see $OUT/spy-*.log" >&2
 }
 wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "no answer from $1" >&2; exit 1; }
 
@@ -69,10 +93,12 @@ if [ "$WHAT" = ceiling ]; then
   SERVER=$!
   wait_for "http://127.0.0.1:$CEILING_PORT/start"
   CPU_BEFORE=$(group_cpu)
+  start_spies
   $BIN/onscreen loadtest capacity --ceiling --scenario common --host "http://127.0.0.1:$CEILING_PORT" \
     --start "${START:-500}" --step "${STEP:-500}" --max "${MAX:-10000}" --items "${ITEMS:-30}" \
     --login-seconds "${LOGIN:-60}" --out "$OUT" || true
   cpu_report
+  profile_report
   exit 0
 fi
 
@@ -81,6 +107,7 @@ ONSCREEN_BIND=127.0.0.1:$PORT setsid $BIN/onscreen serve >"$OUT/server.log" 2>&1
 SERVER=$!
 wait_for "http://127.0.0.1:$PORT/healthz"
 CPU_BEFORE=$(group_cpu)
+start_spies
 case "$WHAT" in
   examday)
     $BIN/onscreen loadtest prepare --candidates "${N:-300}" --allowed-seconds "${ALLOWED:-180}" --plan "$OUT/plan.json"
@@ -93,4 +120,5 @@ case "$WHAT" in
   *) echo "unknown measurement $WHAT (examday, capacity, ceiling)" >&2; exit 2 ;;
 esac
 cpu_report
+profile_report
 echo "Results in $OUT"
