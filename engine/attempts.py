@@ -566,14 +566,19 @@ def submit(db: Session, attempt: models.Attempt, now: dt.datetime, prepared: mar
     finish(db, attempt, SUBMITTED, now, actor=f"candidate:{attempt.entry.candidate_id}", prepared=prepared)
 
 
+#: Built once, with the ids bound at execution: the register runs it on every poll, and a
+#: statement built per call cost its construction and its cache key each time.
+_ANSWERED_COUNT = (select(models.FormItem.attempt_id, func.count(), func.count(models.FormItem.current_response),
+                          func.count().filter(models.FormItem.flagged.is_(True)))
+                   .where(models.FormItem.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
+                   .group_by(models.FormItem.attempt_id))
+
+
 def answered_count(db: Session, attempt_ids: list[int]) -> dict[int, tuple[int, int, int]]:
     """attempt id -> (answered, flagged, total) in one query, for the live register."""
-    rows = db.execute(
-        select(models.FormItem.attempt_id, func.count(),
-               func.count(models.FormItem.current_response),
-               func.count().filter(models.FormItem.flagged.is_(True)))
-        .where(models.FormItem.attempt_id.in_(attempt_ids)).group_by(models.FormItem.attempt_id)
-    ).all()
+    if not attempt_ids:
+        return {}
+    rows = db.execute(_ANSWERED_COUNT, {"attempt_ids": list(attempt_ids)}).all()
     return {attempt_id: (answered, flagged, total) for attempt_id, total, answered, flagged in rows}
 
 

@@ -78,12 +78,16 @@ class Register:
     counts: Counter = field(default_factory=Counter)
 
 
+#: Built once, the ids bound at execution (polled every 5 s by every invigilator).
+_TIME_EVENTS = (select(models.TimeEvent).where(models.TimeEvent.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
+                .order_by(models.TimeEvent.id))
+
+
 def time_events(db_session: Session, attempt_ids: list[int]) -> dict[int, list[models.TimeEvent]]:
     """attempt id -> its time events in recorded order, for many attempts in one query."""
     found: dict[int, list[models.TimeEvent]] = {attempt_id: [] for attempt_id in attempt_ids}
     if attempt_ids:
-        for event in db_session.scalars(select(models.TimeEvent).where(models.TimeEvent.attempt_id.in_(attempt_ids))
-                                        .order_by(models.TimeEvent.id)):
+        for event in db_session.scalars(_TIME_EVENTS, {"attempt_ids": list(attempt_ids)}):
             found[event.attempt_id].append(event)
     return found
 
