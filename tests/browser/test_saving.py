@@ -113,3 +113,34 @@ def test_reload_with_unsent_answers_never_shows_them_as_saved(new_context, live_
     events = live_server.response_events("0003", 1)
     assert len(events) == 2 and live_server.form_items("0003")[0].current_response != saved_answer
     assert receipt == f"Saved {receipt_time(events[-1].recorded_at)}"
+
+
+def test_a_flag_pressed_while_a_save_is_in_flight_stays_on_the_navigator(new_context, live_server):
+    page = _candidate_at_item_1(new_context, live_server, "0003")
+    held = []
+
+    def hold_the_save(route):
+        # The server stores the save (and renders its navigator cell, not flagged) now; the
+        # browser gets the answer only after the flag's, the order that took the flag off.
+        if route.request.method == "POST":
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/test/item/1$"), hold_the_save)
+    answer_item(page, 0)
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the save was never sent"
+    page.click("#flag-button")
+    page.wait_for_selector("#flag-button[aria-pressed=true]")
+    assert "flagged" in page.locator("#nav-1").inner_text()
+    route, response = held[0]
+    route.fulfill(response=response)
+    _wait_saved(page)
+    cell = page.locator("#nav-1")
+    assert "answered, flagged" in cell.inner_text()
+    assert "is-flagged" in cell.locator(".nav-cell").get_attribute("class")
+    assert cell.locator(".nav-flag").count() == 1

@@ -137,6 +137,7 @@
     template.content.querySelectorAll("[hx-swap-oob]").forEach(function (fresh) {
       var old = fresh.id && document.getElementById(fresh.id);
       fresh.removeAttribute("hx-swap-oob");
+      if (old && fresh.id.indexOf("nav-") === 0) keepFlag(old, fresh);
       if (old) old.replaceWith(fresh);
     });
     var status = template.content.getElementById("save-status");
@@ -144,6 +145,23 @@
     if (status && player && player.dataset.item === entry.item && !stillUnsent) {
       setStatus(status.textContent.trim(), status.classList.contains("is-error") ? "error" : "saved");
     }
+  }
+
+  // A save's navigator cell speaks for "answered". Whether the item is flagged is for the flag's
+  // own request to say, and a flag pressed while the save was in flight can come back first:
+  // the save's cell, read before the flag was stored, would then take the flag off the screen.
+  function keepFlag(old, fresh) {
+    var oldLink = old.querySelector(".nav-cell"), freshLink = fresh.querySelector(".nav-cell");
+    if (!oldLink || !freshLink) return;
+    var flagged = oldLink.classList.contains("is-flagged");
+    if (flagged === freshLink.classList.contains("is-flagged")) return;
+    freshLink.classList.toggle("is-flagged", flagged);
+    var words = freshLink.querySelector(".visually-hidden");
+    if (words) words.textContent = words.textContent.replace(/, flagged$/, "") + (flagged ? ", flagged" : "");
+    var mark = freshLink.querySelector(".nav-flag");
+    if (mark && !flagged) mark.remove();
+    var oldMark = oldLink.querySelector(".nav-flag");
+    if (!mark && flagged && oldMark) freshLink.appendChild(oldMark.cloneNode(true));
   }
 
   function scheduleRetry() {
