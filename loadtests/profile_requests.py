@@ -4,7 +4,8 @@
 
 Builds a scratch SQLite database (or uses an empty PostgreSQL database you name) with the bundled
 banks and the demo, signs candidate 0001 in, starts the sitting, then times the item page, the save
-and the timer sync through the Flask test client. CPU is ``time.process_time`` (robust to other load
+and the timer sync through the Flask test client; and the invigilator's register poll for a
+started room of 30 (made as ``onscreen loadtest prepare`` makes one). CPU is ``time.process_time`` (robust to other load
 on the machine, unlike wall time); statements are counted with an SQLAlchemy event. ``--profile``
 prints a cProfile of one kind of request (by cumulative time; `SORT=tottime` in the environment
 sorts by each function's own time). The figures go to docs/performance.md by hand.
@@ -30,6 +31,7 @@ from sqlalchemy import event, select  # noqa: E402
 
 from engine import attempts, clock, create_app, db, migrations, models  # noqa: E402
 from engine.demo import create_demo  # noqa: E402
+from engine.loadtest_prepare import PrepareOptions, prepare as prepare_rooms  # noqa: E402
 
 
 def csrf_from(html: str) -> str:
@@ -61,6 +63,22 @@ def prepare(database_url: str):
     return app, client, csrf, position
 
 
+def invigilator_client(app, room_size: int = 30):
+    """A signed-in invigilator's client and the register poll of their started room."""
+    plan = prepare_rooms(app, PrepareOptions(candidates=room_size, room_size=room_size, centre_number="98777"))
+    room = plan["rooms"][0]
+    session = db.new_session(app)
+    with app.app_context(), db.writing(session):
+        attempts.start_sitting(session, session.get(models.Sitting, room["sitting_id"]), "profile", clock.now(session))
+    session.close()
+    client = app.test_client()
+    page = client.get("/staff/login").get_data(as_text=True)
+    response = client.post("/staff/login", data={"username": room["invigilator"], "csrf_token": csrf_from(page),
+                                                 "password": plan["invigilator_password"]})
+    assert response.status_code in (302, 303), response.status_code
+    return client, f"/invigilate/sittings/{room['sitting_id']}/register"
+
+
 def measure(app, client, csrf, position, requests: int, profile: str | None):
     statements = {"n": 0}
 
@@ -74,6 +92,8 @@ def measure(app, client, csrf, position, requests: int, profile: str | None):
                                     data={"csrf_token": csrf, "idem": uuid.uuid4().hex, "r-choice": "a"}),
         "timer sync": lambda: client.get("/test/time", headers={"HX-Request": "true"}),
     }
+    invigilator, register = invigilator_client(app)
+    kinds["register"] = lambda: invigilator.get(register, headers={"HX-Request": "true"})
     rows = []
     for name, call in kinds.items():
         call()  # warm caches and templates
@@ -92,7 +112,7 @@ def measure(app, client, csrf, position, requests: int, profile: str | None):
             assert response.status_code < 400, (name, response.status_code)
         rows.append((name, statistics.median(cpu), statistics.mean(cpu), max(counts)))
         if profiler:
-            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(35)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "35")))
     return rows
 
 
@@ -100,7 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database-url", help="an EMPTY database (default: a scratch SQLite file)")
-    parser.add_argument("--profile", choices=["item page", "save", "timer sync"])
+    parser.add_argument("--profile", choices=["item page", "save", "timer sync", "register"])
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = options.database_url or f"sqlite:///{Path(folder) / 'profile.db'}"
