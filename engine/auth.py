@@ -16,16 +16,24 @@ from sqlalchemy import bindparam
 from engine import attempts, db, models
 
 
+#: The staff session's "last seen" is written at most this often. Written on every request, it
+#: re-signed and re-sent the session cookie with every register poll (every 5 s per
+#: invigilator); the idle limit is hours, so a minute's less precision costs nothing.
+STAFF_SEEN_EVERY_SECONDS = 60
+
+
 def current_staff() -> models.StaffUser | None:
     if "staff" not in g:
         g.staff = None
         staff_id = session.get("staff_id")
         idle_limit = current_app.config["STAFF_SESSION_IDLE_SECONDS"]
-        if staff_id and time.time() - session.get("staff_seen", 0) < idle_limit:
+        idle = time.time() - session.get("staff_seen", 0)
+        if staff_id and idle < idle_limit:
             user = db.session().get(models.StaffUser, staff_id)
             if user is not None and user.active:
                 g.staff = user
-                session["staff_seen"] = int(time.time())
+                if idle >= min(STAFF_SEEN_EVERY_SECONDS, idle_limit / 10):
+                    session["staff_seen"] = int(time.time())
     return g.staff
 
 

@@ -248,6 +248,19 @@ def test_an_active_staff_session_does_not_expire(app, centre_id, officer):
     assert officer.client.get(f"/centre/{centre_id}/candidates").status_code == 200
 
 
+def test_staff_activity_is_written_to_the_session_at_most_once_a_minute(app, centre_id, officer):
+    """Polling pages (the register, every 5 s) must not re-sign and re-send the cookie each time."""
+    page = f"/centre/{centre_id}/candidates"
+    assert "Set-Cookie" not in officer.client.get(page).headers  # signed in moments ago
+    with officer.client.session_transaction() as session:
+        session["staff_seen"] -= 61
+        before = session["staff_seen"]
+    response = officer.client.get(page)
+    assert response.status_code == 200 and "Set-Cookie" in response.headers
+    with officer.client.session_transaction() as session:
+        assert session["staff_seen"] >= before + 61
+
+
 def test_the_audit_page_lists_this_centres_staff_actions_only(app, centre_id, officer):
     officer.post(f"/centre/{centre_id}/candidates/new", **GOOD)
     other = add_centre(app, "99002", "Other")
