@@ -74,6 +74,7 @@ def set_centres(session_db: Session, user: models.StaffUser, wanted: list[models
         user.centre_id = ids[0] if ids else None
     if has_request_context():
         g.setdefault("staff_centre_ids", {}).pop(user.id, None)
+        g.pop("header_centres", None)
 
 
 # --- choosing the centre to work in ----------------------------------------------------------------------
@@ -100,19 +101,21 @@ def choose():
     return redirect(url_for("staff.home"), code=303)
 
 
-def _header_context() -> dict:
-    """The working centre and the others one could switch to, for the staff header."""
+def header_centres() -> dict:
+    """The working centre and the others one could switch to, for the staff header. Called by
+    the templates that show them, not for every page: a context processor read the centres for
+    every render, the register's 5-second partial among them. Once per request."""
     if "staff_id" not in session:
         return {}
-    user = auth.current_staff()
-    if user is None:
-        return {}
-    mine = centres(user)
-    current = current_centre_id(user)
-    return {"working_centre": next((c for c in mine if c.id == current), None),
-            "other_centres": [c for c in mine if c.id != current]}
+    if "header_centres" not in g:
+        user = auth.current_staff()
+        mine = centres(user) if user is not None else []
+        current = current_centre_id(user)
+        g.header_centres = {"working_centre": next((c for c in mine if c.id == current), None),
+                            "other_centres": [c for c in mine if c.id != current]}
+    return g.header_centres
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
-    app.context_processor(_header_context)
+    app.jinja_env.globals["header_centres"] = header_centres
