@@ -79,6 +79,12 @@ class Row:
         return self.ledger.remaining_seconds
 
     @property
+    def clock(self) -> str:
+        """The time left as minutes:seconds (the ``clock`` macro's format, without a macro call a row)."""
+        seconds = int(self.remaining or 0)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    @property
     def state_label(self) -> str:
         attempt = self.attempt
         if attempt.state == FINISHED:
