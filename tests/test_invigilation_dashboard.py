@@ -108,6 +108,9 @@ def test_rows_show_state_progress_time_with_arrangements_and_contact(app, demo, 
     register = invigilator.client.get(f"/invigilate/sittings/{sitting_id}/register").get_data(as_text=True)
     row = _row(register, "0002")
     assert "Waiting" in row and "56:15" in row and "allowed" in row and "+25%" in row
+    # Each row links to that candidate's own page (one url_for for the register, not one a row).
+    page = f'href="/invigilate/sittings/{sitting_id}/attempts/{attempt_of(app, "0002").id}"'
+    assert page in row and page not in _row(register, "0001")
     assert "Not signed in" in _row(register, "0001")
     invigilator.start(sitting_id)
     first = attempt_of(app, "0002").form_items[0]
