@@ -66,8 +66,15 @@ def guard():
     if claim is None:
         return None
     # One statement for what every candidate request reads next (the locks need the sitting and
-    # its specification, the pages the centre's time zone); lazy loads cost a statement each.
-    attempt = attempts.load_with_context(db.session(), claim[0])
+    # its specification, the pages the centre's time zone); lazy loads cost a statement each. On
+    # PostgreSQL it reads the request's time too, which was a round trip of its own.
+    session_db = db.session()
+    if clock.asks_database(session_db):
+        attempt, now = attempts.load_with_context_and_now(session_db, claim[0])
+        if now is not None:
+            clock.remember(now)
+    else:
+        attempt = attempts.load_with_context(session_db, claim[0])
     # The session's identity map holds objects weakly: kept for the request, the route's own
     # load_attempt() finds this one (and what came with it) instead of asking again.
     g.guarded_attempt = attempt
