@@ -13,7 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from engine import banks, clock, db, migrations
+from engine import banks, clock, db, http_server, migrations
 from engine.plugins import describe_plugins, item_types
 
 
@@ -179,17 +179,22 @@ def demo_command(bank_path):
 @click.command("serve")
 @click.option("--sweep-every", type=float, default=5, show_default=True,
               help="Seconds between sweeps for timed-out attempts (0: no sweeper).")
-def serve_command(sweep_every):
-    """Serve the app with gunicorn (not the development server), with the sweeper beside it."""
+@click.option("--server", type=click.Choice(http_server.SERVERS), envvar="ONSCREEN_SERVER",
+              default=http_server.DEFAULT_SERVER, show_default=True, help="The HTTP server (ONSCREEN_SERVER).")
+def serve_command(sweep_every, server):
+    """Serve the app with granian or gunicorn (not the development server), with the sweeper beside it."""
     import subprocess
 
-    config = Path(__file__).with_name("gunicorn_conf.py")
+    try:
+        server_command = http_server.command(server)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
     sweeper = None
     if sweep_every:
         sweeper = subprocess.Popen([sys.executable, "-m", "engine.cli", "sweep", "--every", str(sweep_every)],
                                    stdout=subprocess.DEVNULL)
     try:
-        sys.exit(subprocess.call([sys.executable, "-m", "gunicorn", "-c", str(config)]))
+        sys.exit(subprocess.call(server_command))
     finally:
         if sweeper is not None:
             sweeper.terminate()
