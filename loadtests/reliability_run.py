@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import psycopg  # noqa: E402
 
+from engine import http_server  # noqa: E402
 from reliability import prepare  # noqa: E402
 from reliability.reconcile import LOSS_COUNTS, reconcile  # noqa: E402
 from reliability.server import Server  # noqa: E402
@@ -62,8 +63,8 @@ class Run:
         self.args, self.url, self.folder = args, url, folder
         self.room = prepare.build(url, args.candidates)
         self.positions = prepare.positions(url, self.room.sitting_id)
-        self.server = Server(url, PORT, folder, workers=args.workers, threads=args.threads,
-                             log=results_folder() / f"{args.scenario}-{'postgresql' if url.startswith('postgresql') else 'sqlite'}-gunicorn.log")
+        self.server = Server(url, PORT, folder, workers=args.workers, threads=args.threads, server=args.server,
+                             log=results_folder() / f"{args.scenario}-{'postgresql' if url.startswith('postgresql') else 'sqlite'}-{args.server}.log")
         self.log, self.stop = Log(), threading.Event()
         self.faults: dict[str, int] = {}
         self.samples: list[tuple[float, int]] = []
@@ -96,7 +97,7 @@ class Run:
             "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "scenario": self.args.scenario,
             "database": "postgresql" if self.url.startswith("postgresql") else "sqlite",
             "minutes": self.args.minutes, "candidates": self.args.candidates, "workers": self.args.workers,
-            "threads": self.args.threads, "faults": self.faults, "counts": counts,
+            "threads": self.args.threads, "server": self.args.server, "faults": self.faults, "counts": counts,
             "outcomes": dict(self.log.outcomes), "tracebacks_shown": self.log.tracebacks,
             "candidates_continued": f"{continued}/{len(threads)}",
             "zero_loss": all(counts[name] == 0 for name in LOSS_COUNTS) and self.log.tracebacks == 0
@@ -184,6 +185,7 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--server", choices=http_server.SERVERS, default=http_server.DEFAULT_SERVER)
     parser.add_argument("--pause", type=float, default=0.25, help="mean seconds between one candidate's saves")
     parser.add_argument("--every", type=float, default=4, help="mean seconds between faults (soak: samples)")
     parser.add_argument("--down", type=float, default=2, help="pg-restart: seconds PostgreSQL stays down")

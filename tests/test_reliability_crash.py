@@ -1,6 +1,6 @@
-"""Crash consistency, the short version for ``make test``: a real gunicorn on SQLite, six
-candidates saving, workers killed with SIGKILL at random and once the master with all its
-workers. Every acknowledged save must be in the database afterwards, once, on its own
+"""Crash consistency, the short version for ``make test``: a real server on SQLite (granian,
+the default, and gunicorn), six candidates saving, workers killed with SIGKILL at random and
+once the main process with all its workers. Every acknowledged save must be in the database afterwards, once, on its own
 question, in order, and every candidate carries on. The long version (more kills, more
 candidates, PostgreSQL, a PostgreSQL restart) is ``make reliability-crash``."""
 from __future__ import annotations
@@ -10,6 +10,9 @@ import shutil
 import threading
 import time
 
+import pytest
+
+from engine import http_server
 from reliability import prepare
 from reliability.reconcile import LOSS_COUNTS, reconcile
 from reliability.server import Server
@@ -18,13 +21,15 @@ from reliability.workload import Log, run_candidates
 PORT = 8108
 
 
-def test_sigkill_of_workers_and_master_loses_no_acknowledged_save(tmp_path, demo_snapshot):
+@pytest.mark.parametrize("server_kind", http_server.SERVERS)
+def test_sigkill_of_workers_and_master_loses_no_acknowledged_save(tmp_path, demo_snapshot, server_kind):
     path = tmp_path / "crash.db"
     shutil.copy(demo_snapshot["path"], path)
     url = f"sqlite:///{path}"
     info = demo_snapshot["info"]
     room = prepare.Room(info["sitting_id"], info["keycode"], info["centre"], [f"000{n}" for n in range(1, 7)])
-    server = Server(url, PORT, tmp_path, workers=2, threads=4)
+    server = Server(url, PORT + http_server.SERVERS.index(server_kind), tmp_path, workers=2, threads=4,
+                    server=server_kind)
     server.start()
     stop, log = threading.Event(), Log()
     try:

@@ -1,17 +1,18 @@
-"""A real gunicorn server (the production settings of engine/gunicorn_conf.py) to crash:
-start it, find its workers, SIGKILL some or all of them, start it again."""
+"""A real server (granian or gunicorn, started as ``onscreen serve`` starts it:
+engine/http_server.py) to crash: start it, find its workers, SIGKILL some or all of them, start
+it again."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 
+from engine import http_server
 from engine.config import REPO_ROOT
 
 SECRET = "reliability-harness-secret-not-for-production"
@@ -19,10 +20,10 @@ SECRET = "reliability-harness-secret-not-for-production"
 
 class Server:
     def __init__(self, database_url: str, port: int, instance: Path, workers: int = 2, threads: int = 4,
-                 log: Path | None = None):
+                 log: Path | None = None, server: str = http_server.DEFAULT_SERVER):
         self.database_url, self.port, self.instance = database_url, port, instance
-        self.workers, self.threads = workers, threads
-        self.log = log or instance / "gunicorn.log"
+        self.workers, self.threads, self.server = workers, threads, server
+        self.log = log or instance / f"{server}.log"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -37,8 +38,7 @@ class Server:
     def start(self, wait: float = 30) -> None:
         handle = open(self.log, "a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "engine" / "gunicorn_conf.py")],
-            cwd=REPO_ROOT, env=self.env(), stdout=handle, stderr=handle, start_new_session=True)
+            http_server.command(self.server, environ=self.env()), cwd=REPO_ROOT, env=self.env(), stdout=handle, stderr=handle, start_new_session=True)
         handle.close()
         self.wait_ready(wait)
 
@@ -46,7 +46,7 @@ class Server:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log}")
+                raise RuntimeError(f"{self.server} exited with {self.process.returncode}; see {self.log}")
             try:
                 with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as reply:
                     if reply.status == 200 and len(self.worker_pids()) >= self.workers:
@@ -54,7 +54,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {wait} s; see {self.log}")
+        raise RuntimeError(f"{self.server} did not answer within {wait} s; see {self.log}")
 
     def worker_pids(self) -> list[int]:
         try:
@@ -63,12 +63,12 @@ class Server:
             return []
 
     def kill_worker(self, pid: int) -> None:
-        """SIGKILL one worker mid-request; the master starts a replacement."""
+        """SIGKILL one worker mid-request; the main process starts a replacement."""
         with _gone_is_fine():
             os.kill(pid, signal.SIGKILL)
 
     def kill_everything(self) -> None:
-        """SIGKILL the master and every worker at once (a power cut, an OOM kill of the group)."""
+        """SIGKILL the main process and every worker at once (a power cut, an OOM kill of the group)."""
         pids = [self.process.pid, *self.worker_pids()]
         for pid in pids:
             with _gone_is_fine():
@@ -79,7 +79,7 @@ class Server:
                 psutil.Process(pid).wait(10)
 
     def rss_bytes(self) -> int:
-        """Resident memory of the master and all workers."""
+        """Resident memory of the main process and all workers."""
         total = 0
         for pid in [self.process.pid, *self.worker_pids()]:
             with _gone_is_fine():
