@@ -8,7 +8,8 @@
 #
 # Settings (environment): N, START, STEP, MAX, ITEMS (common scenario, 30), LOGIN (seconds, 60),
 # ALLOWED (exam-day seconds allowed, 180), TIMER (exam-day timer poll, 30; the player's is 5), RECONNECT=1, PORT (8103), CEILING_PORT (8113),
-# PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: made if missing, EMPTIED first), ONSCREEN_WORKERS/THREADS.
+# PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: made if missing, EMPTIED first),
+# ONSCREEN_SERVER (granian or gunicorn, for onscreen and the ceiling app alike), ONSCREEN_WORKERS/THREADS.
 # PYSPY=1: py-spy samples the server's processes and OUT/profile_by_route.txt shares its CPU out by
 # route (loadtests/profile_by_route.py; needs `.venv/bin/pip install py-spy`, and ptrace rights).
 set -euo pipefail
@@ -88,8 +89,11 @@ profile_report() {
 wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.3; done; echo "no answer from $1" >&2; exit 1; }
 
 if [ "$WHAT" = ceiling ]; then
-  setsid $BIN/python -m gunicorn -c engine/gunicorn_conf.py -b 127.0.0.1:$CEILING_PORT loadtests.ceiling_app:app \
-    >"$OUT/server.log" 2>&1 &
+  # The same server, settings and command line as onscreen's own (engine/http_server.py).
+  read -ra CEILING_SERVER < <(ONSCREEN_BIND=127.0.0.1:$CEILING_PORT $BIN/python -c "
+import shlex; from engine import http_server
+print(shlex.join(http_server.command(http_server.server_name(), app='loadtests.ceiling_app:app')))")
+  setsid "${CEILING_SERVER[@]}" >"$OUT/server.log" 2>&1 &
   SERVER=$!
   wait_for "http://127.0.0.1:$CEILING_PORT/start"
   CPU_BEFORE=$(group_cpu)

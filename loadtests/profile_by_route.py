@@ -3,15 +3,16 @@
     .venv/bin/python loadtests/profile_by_route.py [--cpu-seconds S] spy-*.txt
 
 ``PYSPY=1 loadtests/measure.sh ...`` records the files (``py-spy record --gil --format raw``
-on each gunicorn worker and the sweeper) and runs this on them. ``--gil`` keeps only samples
-of a thread holding the interpreter lock, so a thread waiting for the lock, for the database or
+on each worker of the HTTP server and the sweeper) and runs this on them. ``--gil`` keeps only
+samples of a thread holding the interpreter lock, so a thread waiting for the lock, for the database or
 for the network is not counted as work: what is left is the Python the server ran. Time inside
 SQLite's or the kernel's C code with the lock released is not in it (the server's own CPU
 figure, from /proc, is).
 
 Each sample goes to the route it served (the view function under Flask's dispatch), or to the
 work around every route (the lock guard and CSRF check before it, Flask's set-up and
-tear-down, gunicorn's HTTP handling), the polls answered in front of Flask, or the sweeper.
+tear-down, the HTTP server's own Python: gunicorn's HTTP handling, granian's thin WSGI wrapper,
+its HTTP being Rust), the polls answered in front of Flask, or the sweeper.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ AFTER = "after every route: headers"
 FLASK = "Flask: request set-up and tear-down"
 FRONT = "in front of Flask: quiet polls"
 SWEEPER = "sweeper (time-outs nobody polled)"
-GUNICORN = "gunicorn: HTTP and threads"
+SERVER = "HTTP server (gunicorn, granian): HTTP and threads"
 OTHER = "other"
 
 #: Functions that only wrap a view (a decorator's inner function): the route is the one inside.
@@ -76,8 +77,8 @@ def classify(frames: list[str]) -> tuple[str, str | None]:
         return FRONT, None
     if any(path.endswith("engine/sweeper.py") for path in files):
         return SWEEPER, None
-    if any("gunicorn/" in path for path in files):
-        return GUNICORN, None
+    if any("gunicorn/" in path or "granian/" in path for path in files):
+        return SERVER, None
     return OTHER, None
 
 

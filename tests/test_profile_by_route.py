@@ -8,7 +8,7 @@ import pytest
 from engine.config import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "loadtests"))
-from profile_by_route import (BEFORE, FRONT, GUNICORN, SWEEPER, classify, main, read_samples,  # noqa: E402
+from profile_by_route import (BEFORE, FRONT, SERVER, SWEEPER, classify, main, read_samples,  # noqa: E402
                               render, summarise)
 
 #: Frames as py-spy writes them (outermost first), shared by the samples below.
@@ -37,7 +37,8 @@ def test_a_sample_goes_to_the_view_it_served_past_any_decorator():
 def test_the_work_around_every_route_has_labels_of_its_own():
     assert classify(GUARD) == (BEFORE.format("lock guard"), None)
     assert classify(QUIET) == (FRONT, None)
-    assert classify(HTTP) == (GUNICORN, None)
+    assert classify(HTTP) == (SERVER, None)
+    assert classify(["_runner (granian/wsgi.py:58)"]) == (SERVER, None)
     assert classify(SWEEP) == (SWEEPER, None)
 
 
