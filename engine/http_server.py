@@ -7,8 +7,8 @@ ONSCREEN_THREADS (threads per process that run the app). Choose with ONSCREEN_SE
 
 Why granian: it parses HTTP and writes responses in Rust, outside Python's interpreter lock;
 gunicorn's gthread workers do both in Python, in the threads that run the app. At 2,000
-exam-day candidates on SQLite granian used about a fifth less CPU per request, and the room's
-start and the deadline burst were served in half the time (docs/performance.md, session 13).
+exam-day candidates on SQLite granian used 15-25 % less CPU per request, and the room's start
+was served in half the time (docs/performance.md, session 13).
 """
 from __future__ import annotations
 

@@ -4,10 +4,10 @@
 
 ``PYSPY=1 loadtests/measure.sh ...`` records the files (``py-spy record --gil --format raw``
 on each worker of the HTTP server and the sweeper) and runs this on them. ``--gil`` keeps only
-samples of a thread holding the interpreter lock, so a thread waiting for the lock, for the database or
-for the network is not counted as work: what is left is the Python the server ran. Time inside
-SQLite's or the kernel's C code with the lock released is not in it (the server's own CPU
-figure, from /proc, is).
+samples of a thread holding the interpreter lock, so a thread waiting for the lock, for the
+database or for the network is not counted as work: what is left is the Python the server ran.
+Time inside SQLite's, granian's or the kernel's C or Rust code with the lock released is not in
+it (the server's own CPU figure, from /proc, is).
 
 Each sample goes to the route it served (the view function under Flask's dispatch), or to the
 work around every route (the lock guard and CSRF check before it, Flask's set-up and

@@ -38,7 +38,8 @@ class Server:
     def start(self, wait: float = 30) -> None:
         handle = open(self.log, "a")
         self.process = subprocess.Popen(
-            http_server.command(self.server, environ=self.env()), cwd=REPO_ROOT, env=self.env(), stdout=handle, stderr=handle, start_new_session=True)
+            http_server.command(self.server, environ=self.env()), cwd=REPO_ROOT, env=self.env(),
+            stdout=handle, stderr=handle, start_new_session=True)
         handle.close()
         self.wait_ready(wait)
 
