@@ -77,7 +77,7 @@ def classify(frames: list[str]) -> tuple[str, str | None]:
         return FRONT, None
     if any(path.endswith("engine/sweeper.py") for path in files):
         return SWEEPER, None
-    if any("gunicorn/" in path or "granian/" in path for path in files):
+    if not frames or any("gunicorn/" in path or "granian/" in path for path in files):
         return SERVER, None
     return OTHER, None
 
@@ -95,7 +95,11 @@ def read_samples(lines: Iterable[str]) -> Iterable[tuple[list[str], int]]:
             first = number
         pending += line
         stack, _, count = pending.rpartition(" ")
-        if stack and count.isdigit():
+        if not stack and count.isdigit() and pending.startswith(" "):
+            # No Python frame at all: native code (granian's Rust) holding the lock.
+            yield [], int(count)
+            pending = ""
+        elif stack and count.isdigit():
             yield stack.split(";"), int(count)
             pending = ""
         else:

@@ -61,6 +61,13 @@ def test_a_frame_name_misread_with_a_line_break_stays_one_sample():
     assert count == 4 and classify(frames)[0] == "route save (engine/candidate)"
 
 
+def test_a_sample_with_no_python_frame_is_the_http_servers_native_code():
+    # granian's Rust holds the lock to build the environ and read the response: py-spy writes
+    # such a sample as an empty stack and its count.
+    (frames, count), = read_samples([" 2\n"])
+    assert (frames, count) == ([], 2) and classify(frames) == (SERVER, None)
+
+
 def test_a_file_that_is_not_pyspy_raw_output_is_named_with_its_line(tmp_path, capsys):
     with pytest.raises(ValueError, match="line 2"):
         list(read_samples([";".join(SAVE) + " 3", "not a sample"]))
