@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 import weakref
 from collections.abc import Iterator
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.write_turn import WriteTurn, turn_path
@@ -39,7 +40,46 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    _ping_idle_connections(engine)
+    return engine
+
+
+#: A pooled connection unused for longer than this is asked ``SELECT 1`` before it is handed
+#: out (PgBouncer's ``server_check_delay`` does the same, at 30 s).
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping(dbapi_connection) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    dbapi_connection.commit()  # a COMMIT, not a ROLLBACK: see end_read
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Replace a dead pooled connection before use, at no cost under load.
+
+    ``pool_pre_ping`` asked ``SELECT 1`` at every checkout, two or three round trips a request
+    (about a tenth of the app's CPU per item page on PostgreSQL, docs/performance.md). A
+    connection handed back moments ago is as alive as the ping would find it, and under load
+    every connection is; one that sat idle (overnight, or through a restart of PostgreSQL while
+    the room was quiet) is pinged, and replaced if the ping fails. A connection that dies while
+    busy fails its request as before: SQLAlchemy then renews the whole pool, the candidate sees
+    the clean "database away" answer, and the page's retry is acknowledged."""
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            _ping(dbapi_connection)
+        except Exception as error:  # the driver's own error, whatever the failure
+            # The pool discards this connection and tries a new one (up to three times).
+            raise DisconnectionError(f"pooled connection idle {time.monotonic() - idle_since:.0f} s failed its ping") from error
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -69,8 +109,39 @@ def _tune_sqlite(engine: Engine) -> None:
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions[EXTENSION_KEY] = sessionmaker(engine, expire_on_commit=False)
+    maker = sessionmaker(engine, expire_on_commit=False)
+    _track_unsaved_writes(maker)
+    app.extensions[EXTENSION_KEY] = maker
     app.teardown_appcontext(_close_request_session)
+
+
+def _track_unsaved_writes(maker: sessionmaker) -> None:
+    """Mark a session whose open transaction holds flushed changes (``end_read`` rolls those
+    back). Every write of onscreen's is flushed and committed inside ``writing``."""
+    @event.listens_for(maker, "after_flush")
+    def _flushed(db_session, _context):
+        db_session.info["flushed"] = True
+
+    @event.listens_for(maker, "after_transaction_end")
+    def _ended(db_session, transaction):
+        if transaction.parent is None:
+            db_session.info.pop("flushed", None)
+
+
+def end_read(db_session: Session) -> None:
+    """End the session's transaction: COMMIT when it only read, else ROLLBACK.
+
+    The same to the data, not to the driver: psycopg forgets every prepared statement at a
+    ROLLBACK (and deallocates them on the server), so ending each request's reads with one kept
+    PostgreSQL parsing and planning every statement afresh; it used four times the database's
+    CPU per item page (docs/performance.md, session 14). A transaction with changes that were
+    not committed (which onscreen does not make) is still rolled back."""
+    if not db_session.in_transaction():
+        return
+    if db_session.info.get("flushed") or db_session.new or db_session.dirty or db_session.deleted:
+        db_session.rollback()
+    else:
+        db_session.commit()
 
 
 def engine_for(app: Flask) -> Engine:
@@ -91,13 +162,20 @@ def session() -> Session:
 
 def _close_request_session(_exc):
     db_session = g.pop("db_session", None)
-    if db_session is not None:
+    if db_session is None:
+        return
+    # The connection may die after the response was made (a restart, a terminated backend):
+    # what was committed stays committed, the pool drops the connection, and the answer
+    # already made must still reach the browser (not a 500).
+    try:
+        if _exc is None:
+            end_read(db_session)
+    except DBAPIError:
+        current_app.logger.warning("database connection lost while ending a request's reads")
+    finally:
         try:
             db_session.close()
         except DBAPIError:
-            # The connection died after the response was made (a restart, a terminated
-            # backend): what was committed stays committed, the pool drops the connection,
-            # and the answer already made must still reach the browser (not a 500).
             current_app.logger.warning("database connection lost while closing a request's session")
 
 

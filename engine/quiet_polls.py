@@ -135,6 +135,7 @@ class QuietPolls:
         try:
             with engine.connect() as connection:
                 row = connection.execute(_statement(engine.dialect.name), {"attempt_id": claim["attempt"]}).first()
+                connection.commit()  # not the ROLLBACK of closing: it keeps psycopg's prepared statements (db.end_read)
         except DBAPIError:
             return None  # the route answers, with the page it gives when the database is away
         if row is None or row.state not in states or row.session_generation != claim.get("gen"):
