@@ -39,6 +39,34 @@ def test_a_request_that_only_read_ends_with_commit_not_rollback(app, started):
     assert seen == {"commit": 1, "rollback": 0}
 
 
+def test_a_save_on_postgresql_writes_in_the_transaction_of_its_reads(app, started):
+    # SQLite: the reads' transaction ends so that the write lock is taken at the write's start.
+    # PostgreSQL has no such lock, and COMMIT and BEGIN again were two round trips a save.
+    seen = _ends(app)
+    begun = []
+    event.listen(db.engine_for(app), "begin", lambda _conn: begun.append(1))
+    assert started.answer(1, {"text": "an answer"}).status_code == 200
+    transactions = 1 if db.engine_for(app).dialect.name == "postgresql" else 2
+    assert (len(begun), seen) == (transactions, {"commit": transactions, "rollback": 0})
+
+
+def test_a_write_block_that_fails_stores_nothing_of_it(app, demo):
+    with app.test_request_context():
+        session = db.session()
+        centre = session.scalar(select(models.Centre))  # a read first: its transaction is open
+        centre_id, name = centre.id, centre.name
+        with pytest.raises(RuntimeError):
+            with db.writing(session):
+                centre.name = "half-written"
+                session.flush()
+                raise RuntimeError("the write fails part-way")
+    check = db.new_session(app)
+    try:
+        assert check.get(models.Centre, centre_id).name == name
+    finally:
+        check.close()
+
+
 def test_changes_made_outside_a_write_block_are_rolled_back_not_committed(app, demo):
     # onscreen writes only inside db.writing; anything else left in a request's session is a
     # mistake, and ending reads with COMMIT must not store it.
