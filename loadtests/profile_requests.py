@@ -5,8 +5,10 @@
 Builds a scratch SQLite database (or uses an empty PostgreSQL database you name) with the bundled
 banks and the demo, signs candidate 0001 in, starts the sitting, then times the item page, the save
 and the timer sync through the Flask test client; and the invigilator's register poll for a
-started room of 30 (made as ``onscreen loadtest prepare`` makes one). CPU is ``time.process_time`` (robust to other load
-on the machine, unlike wall time); statements are counted with an SQLAlchemy event. ``--profile``
+started room of 30 (made as ``onscreen loadtest prepare`` makes one). CPU is ``time.process_time`` (robust to
+other load on the machine, unlike wall time); statements are counted with an SQLAlchemy event. On a
+PostgreSQL server on this host, the server's CPU is measured too: that of the backends serving the
+app's connections, read from /proc (``-`` where the server is elsewhere). ``--profile``
 prints a cProfile of one kind of request (by cumulative time; `SORT=tottime` in the environment
 sorts by each function's own time). The figures go to docs/performance.md by hand.
 """
@@ -79,12 +81,36 @@ def invigilator_client(app, room_size: int = 30):
     return client, f"/invigilate/sittings/{room['sitting_id']}/register"
 
 
+def backend_cpu_seconds(pids: set[int]) -> float | None:
+    """CPU seconds used so far by these PostgreSQL backends; None if one is not on this host."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(app, client, csrf, position, requests: int, profile: str | None):
     statements = {"n": 0}
+    engine = db.engine_for(app)
+    backends: set[int] = set()
 
-    @event.listens_for(db.engine_for(app), "before_cursor_execute")
+    @event.listens_for(engine, "before_cursor_execute")
     def _count(*_args):
         statements["n"] += 1
+
+    if engine.dialect.name == "postgresql":
+        engine.dispose()  # every connection from now on is seen by the listener below
+
+        @event.listens_for(engine, "connect")
+        def _backend(dbapi_connection, _record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.add(cursor.fetchone()[0])
+            dbapi_connection.commit()
 
     kinds = {
         "item page": lambda: client.get(f"/test/item/{position}"),
@@ -99,6 +125,8 @@ def measure(app, client, csrf, position, requests: int, profile: str | None):
         call()  # warm caches and templates
         cpu, counts = [], []
         profiler = cProfile.Profile() if profile == name else None
+        seen_backends = frozenset(backends)
+        database_before = backend_cpu_seconds(seen_backends) if seen_backends else None
         for _ in range(requests):
             statements["n"] = 0
             started = time.process_time()
@@ -110,9 +138,14 @@ def measure(app, client, csrf, position, requests: int, profile: str | None):
             cpu.append((time.process_time() - started) * 1000)
             counts.append(statements["n"])
             assert response.status_code < 400, (name, response.status_code)
-        rows.append((name, statistics.median(cpu), statistics.mean(cpu), max(counts)))
+        database_after = backend_cpu_seconds(seen_backends) if database_before is not None else None
+        # A backend opened during the loop is missing from ``before``: leave the figure out then.
+        database_ms = (1000 * (database_after - database_before) / requests
+                       if database_after is not None and backends == seen_backends else None)
+        rows.append((name, statistics.median(cpu), statistics.mean(cpu), max(counts), database_ms))
         if profiler:
-            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "35")))
+            stats = pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative"))
+            stats.print_stats(int(os.environ.get("TOP", "35")))
     return rows
 
 
@@ -127,9 +160,10 @@ def main() -> int:
         app, client, csrf, position = prepare(url)
         rows = measure(app, client, csrf, position, options.requests, options.profile)
         db.engine_for(app).dispose()
-    print(f"{'request':<12} {'CPU median ms':>14} {'CPU mean ms':>12} {'statements':>11}")
-    for name, median, mean, count in rows:
-        print(f"{name:<12} {median:>14.2f} {mean:>12.2f} {count:>11}")
+    print(f"{'request':<12} {'CPU median ms':>14} {'CPU mean ms':>12} {'statements':>11} {'database CPU mean ms':>21}")
+    for name, median, mean, count, database_ms in rows:
+        database = "-" if database_ms is None else f"{database_ms:.2f}"
+        print(f"{name:<12} {median:>14.2f} {mean:>12.2f} {count:>11} {database:>21}")
     return 0
 
 
