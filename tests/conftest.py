@@ -225,3 +225,13 @@ def candidate_factory(app, demo):
     def make(number="0001"):
         return CandidateBrowser(app, demo["centre"], number, demo["keycode"])
     return make
+
+
+@pytest.fixture
+def started_candidate(candidate_factory, invigilator, demo):
+    """Candidate 0001 signed in and confirmed, in the demo sitting the invigilator has started."""
+    browser = candidate_factory("0001")
+    browser.sign_in()
+    browser.confirm()
+    invigilator.start(demo["sitting_id"])
+    return browser

@@ -23,29 +23,20 @@ def _ends(app):
     return seen
 
 
-@pytest.fixture
-def started(candidate_factory, invigilator, demo):
-    browser = candidate_factory("0001")
-    browser.sign_in()
-    browser.confirm()
-    invigilator.start(demo["sitting_id"])
-    return browser
-
-
-def test_a_request_that_only_read_ends_with_commit_not_rollback(app, started):
+def test_a_request_that_only_read_ends_with_commit_not_rollback(app, started_candidate):
     seen = _ends(app)
-    page = started.item_page(1)
+    page = started_candidate.item_page(1)
     assert page.status_code == 200
     assert seen == {"commit": 1, "rollback": 0}
 
 
-def test_a_save_on_postgresql_writes_in_the_transaction_of_its_reads(app, started):
+def test_a_save_on_postgresql_writes_in_the_transaction_of_its_reads(app, started_candidate):
     # SQLite: the reads' transaction ends so that the write lock is taken at the write's start.
     # PostgreSQL has no such lock, and COMMIT and BEGIN again were two round trips a save.
     seen = _ends(app)
     begun = []
     event.listen(db.engine_for(app), "begin", lambda _conn: begun.append(1))
-    assert started.answer(1, {"text": "an answer"}).status_code == 200
+    assert started_candidate.answer(1, {"text": "an answer"}).status_code == 200
     transactions = 1 if db.engine_for(app).dialect.name == "postgresql" else 2
     assert (len(begun), seen) == (transactions, {"commit": transactions, "rollback": 0})
 
@@ -106,9 +97,9 @@ def _connections_used(app, action):
     return used
 
 
-def test_statements_stay_prepared_from_one_request_to_the_next(app, started):
+def test_statements_stay_prepared_from_one_request_to_the_next(app, started_candidate):
     _postgres(app)
-    used = _connections_used(app, lambda: [started.item_page(1 + n % 3) for n in range(12)])
+    used = _connections_used(app, lambda: [started_candidate.item_page(1 + n % 3) for n in range(12)])
     # psycopg prepares a statement on its fifth use; a ROLLBACK at the end of each request
     # would have deallocated them all.
     prepared = {connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
@@ -116,22 +107,22 @@ def test_statements_stay_prepared_from_one_request_to_the_next(app, started):
     assert max(prepared) >= 2
 
 
-def test_a_connection_in_use_is_not_pinged_and_an_idle_one_is(app, started, monkeypatch):
+def test_a_connection_in_use_is_not_pinged_and_an_idle_one_is(app, started_candidate, monkeypatch):
     _postgres(app)
     pings = []
     real_ping = db._ping
     monkeypatch.setattr(db, "_ping", lambda connection: (pings.append(connection), real_ping(connection)))
     for position in (1, 2, 3):
-        assert started.item_page(position).status_code == 200
+        assert started_candidate.item_page(position).status_code == 200
     assert pings == []
     monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
-    assert started.item_page(1).status_code == 200
+    assert started_candidate.item_page(1).status_code == 200
     assert pings
 
 
-def test_a_pooled_connection_that_died_while_idle_is_replaced_unseen(app, started, monkeypatch):
+def test_a_pooled_connection_that_died_while_idle_is_replaced_unseen(app, started_candidate, monkeypatch):
     _postgres(app)
-    used = _connections_used(app, lambda: started.item_page(1))
+    used = _connections_used(app, lambda: started_candidate.item_page(1))
     pids = {connection.info.backend_pid for connection in used}
     admin = create_engine(db.engine_for(app).url)  # not the app's pool, which holds those
     try:
@@ -142,5 +133,5 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_unseen(app, starte
         admin.dispose()
     time.sleep(0.2)
     monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # as if the room had been quiet a while
-    page = started.item_page(2)
+    page = started_candidate.item_page(2)
     assert page.status_code == 200 and "Question 2 of" in page.get_data(as_text=True)

@@ -24,12 +24,8 @@ def faults(app):
 
 
 @pytest.fixture
-def candidate(demo, invigilator, candidate_factory):
-    browser = candidate_factory("0001")
-    browser.sign_in()
-    browser.confirm()
-    invigilator.start(demo["sitting_id"])
-    return browser
+def candidate(started_candidate):
+    return started_candidate
 
 
 def events(app, attempt_id: int, key: str | None = None) -> int:
