@@ -195,10 +195,10 @@ def writing(db_session: Session) -> Iterator[Session]:
     if turn is None and db_session.in_transaction():
         try:
             yield db_session
+            db_session.commit()
         except BaseException:
-            db_session.rollback()
+            db_session.rollback()  # also after a failed COMMIT, as db_session.begin() does
             raise
-        db_session.commit()
         return
     if db_session.in_transaction():
         db_session.commit()

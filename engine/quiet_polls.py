@@ -24,9 +24,8 @@ saved, the room paused or resumed, extra time was given, a warning is due, time 
 candidate was signed out or moved, or the heartbeat is due (a timer drawn that long ago, by
 its ``at``, or showing a deadline that has passed goes to the route without the read). So the
 route, with every exam-condition lock, still runs on each polling screen at least once every
-``HEARTBEAT_SECONDS`` and puts the server's time back
-on the timer; a poll shows no item and takes no answer in between, and every item page and save
-passes the locks as before.
+``HEARTBEAT_SECONDS`` and puts the server's time back on the timer; a poll shows no item and
+takes no answer in between, and every item page and save passes the locks as before.
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.exc import IntegrityError
 
 from engine import db, models
 
@@ -56,6 +57,19 @@ def test_a_write_block_that_fails_stores_nothing_of_it(app, demo):
         assert check.get(models.Centre, centre_id).name == name
     finally:
         check.close()
+
+
+def test_a_write_refused_at_its_commit_leaves_the_session_usable_and_stores_nothing(app, demo):
+    # The block's changes are flushed at COMMIT: a constraint refusing them there must roll back
+    # (not leave the session waiting for a rollback nobody calls), as db_session.begin() does.
+    with app.test_request_context():
+        session = db.session()
+        centre = session.scalar(select(models.Centre))
+        centre_id, name = centre.id, centre.name
+        with pytest.raises(IntegrityError):
+            with db.writing(session):
+                centre.name = None  # NOT NULL: refused when flushed, at the block's commit
+        assert session.scalar(select(models.Centre.name).where(models.Centre.id == centre_id)) == name
 
 
 def test_changes_made_outside_a_write_block_are_rolled_back_not_committed(app, demo):
