@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import item_versions, models
@@ -177,23 +178,39 @@ def marked_version_id(form_item: models.FormItem) -> int:
     return form_item.marked_version_id or form_item.item_version_id
 
 
-def rows_for(db: Session, attempt: models.Attempt,
-             versions: dict[int, models.ItemVersion] | None = None) -> list[ItemRow]:
+_FI = models.FormItem
+#: Built once. What marking reads of a form, as rows: its thirty form items as ORM objects were
+#: a third of a time-out finish's CPU, and at a deadline a whole room finishes at once
+#: (docs/performance.md, session 16). ORM columns, not the table's: the session flushes first,
+#: so a change not yet written (a regrade's choice of version) is what is marked.
+_MARKING_CELLS = (select(_FI.id, _FI.item_version_id, _FI.marked_version_id, _FI.current_response)
+                  .where(_FI.attempt_id == bindparam("attempt_id")).order_by(_FI.position))
+
+
+def marking_cells(db: Session, attempt_id: int) -> tuple:
+    """The attempt's form items in position order, as rows with what marking reads of them
+    (``id``, ``item_version_id``, ``marked_version_id``, ``current_response``), in one statement."""
+    return tuple(db.execute(_MARKING_CELLS, {"attempt_id": attempt_id}))
+
+
+def rows_for(db: Session, attempt: models.Attempt, versions: dict[int, models.ItemVersion] | None = None,
+             form_items=None) -> list[ItemRow]:
     """The attempt's items as marking sees them; ``versions`` (form item id -> version) marks some
-    items against other versions without changing anything (a regrade's preview).
+    items against other versions without changing anything (a regrade's preview). ``form_items``:
+    the attempt's form items already read (ORM objects or :func:`marking_cells`), in position order.
 
     The versions come from the app's cache of them (engine/item_versions.py: one statement for
     those it lacks), not as ORM rows with their criteria and outcomes."""
-    spec = attempt.entry.sitting.specification
-    settings = settings_for(db, spec.id)
     chosen = {form_item_id: item_versions.view_of(version) for form_item_id, version in (versions or {}).items()}
-    form_items = attempt.form_items
+    form_items = attempt.form_items if form_items is None else form_items
     cached = item_versions.get_many(db, [marked_version_id(fi) for fi in form_items if fi.id not in chosen])
 
     def version_of(form_item):
         return chosen.get(form_item.id) or cached[marked_version_id(form_item)]
     open_items = [fi.id for fi in form_items if not item_type(version_of(fi).type_name).auto_marked]
     by_item = manual_marks(db, open_items)
+    # Only items marked by hand have marks to weigh: an automatically marked form reads no settings.
+    settings = settings_for(db, attempt.entry.sitting.specification_id) if by_item else None
     rows = []
     for form_item in form_items:
         version = version_of(form_item)
@@ -212,9 +229,8 @@ class Prepared:
     #: The attempt's save counter when the answers were read: every save raises it.
     last_seq: int
     figures: Figures
-    #: Held so that the session keeps the form items loaded until the write: it holds loaded
-    #: rows only weakly.
-    form_items: tuple[models.FormItem, ...]
+    #: The form items marked (:func:`marking_cells`), in the order of ``figures.marks``.
+    form_items: tuple
 
 
 def prepare(db: Session, attempt: models.Attempt) -> Prepared:
@@ -224,8 +240,9 @@ def prepare(db: Session, attempt: models.Attempt) -> Prepared:
     deadline and the grace have passed), so the reading and the marking, most of a finish's
     work, can be done before the write lock instead of inside it, where on SQLite every other
     writer of the centre waits (docs/performance.md)."""
-    form_items = tuple(attempt.form_items)
-    figures = compute(outcomes_of(db, attempt.entry.sitting.specification.unit_id), rows_for(db, attempt))
+    form_items = marking_cells(db, attempt.id)
+    figures = compute(outcomes_of(db, attempt.entry.sitting.specification.unit_id),
+                      rows_for(db, attempt, form_items=form_items))
     return Prepared(attempt.last_seq, figures, form_items)
 
 
@@ -239,17 +256,21 @@ _STORE_ITEM_MARKS = (update(_fi).where(_fi.c.id == bindparam("form_item_id"))
 _MARK_COLUMNS = ("marks_awarded", "marks_available", "mark_outcome", "marked_version_id")
 
 
-def _store_item_marks(db: Session, form_items: tuple[models.FormItem, ...], marks: list[Mark]) -> None:
-    """Write each form item's mark (in the caller's transaction) and set the loaded objects to
-    the same values, as committed, so the session neither reads them again nor writes them twice."""
+def _store_item_marks(db: Session, form_items: tuple, marks: list[Mark]) -> None:
+    """Write each form item's mark (in the caller's transaction) and set any of them the session
+    has loaded to the same values, as committed, so it neither reads them again nor writes them
+    twice. ``form_items``: rows or objects with ``id`` and the versions, in the order of ``marks``."""
     rows = [{"form_item_id": fi.id, "awarded": mark.awarded, "available": mark.available, "outcome": mark.outcome,
              "version_id": marked_version_id(fi)} for fi, mark in zip(form_items, marks, strict=True)]
     if not rows:
         return
     db.connection().execute(_STORE_ITEM_MARKS, rows)
-    for form_item, row in zip(form_items, rows):
+    for row in rows:
+        loaded = db.identity_map.get(identity_key(models.FormItem, row["form_item_id"]))
+        if loaded is None:
+            continue
         for column, value in zip(_MARK_COLUMNS, (row["awarded"], row["available"], row["outcome"], row["version_id"])):
-            set_committed_value(form_item, column, value)
+            set_committed_value(loaded, column, value)
 
 
 def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
@@ -260,15 +281,12 @@ def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
     attempt must have been read afresh in this transaction for that check to mean anything."""
     spec = attempt.entry.sitting.specification
     if prepared is not None and prepared.last_seq == attempt.last_seq:
-        # No save since: the held form items are the ones marked (no collection load here).
+        # No save since: the answers marked are the ones stored.
         figures, form_items = prepared.figures, prepared.form_items
     else:
-        if prepared is not None:
-            # A save landed in between: the held form items show the answers before it.
-            for form_item in prepared.form_items:
-                db.expire(form_item)
-        figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt))
-        form_items = tuple(attempt.form_items)
+        # Not prepared, or a save landed in between: read the answers as they are now.
+        form_items = marking_cells(db, attempt.id)
+        figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt, form_items=form_items))
     _store_item_marks(db, form_items, figures.marks)
     with db.no_autoflush:  # what is pending is flushed once, with the result, at the commit
         result = attempt.result or models.Result(attempt_id=attempt.id)

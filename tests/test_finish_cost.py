@@ -297,6 +297,35 @@ def test_a_save_landing_after_the_marks_were_worked_out_is_marked_too(app, demo,
         session.close()
 
 
+def test_a_finish_marks_the_form_items_a_session_already_holds(app, demo, clock):
+    """Marking reads the form as rows (engine/marking.py); form items the session has loaded
+    anyway show the marks written, as committed: nothing is read again or written twice."""
+    grace = 10
+    sitting_id = open_room(app, 1, clock.now, "3")
+    ((attempt_id, deadline),) = start_room(app, sitting_id, clock.now)
+    answer_some(app, sitting_id, clock.advance(minutes=5), how_many=3)
+    late = deadline + dt.timedelta(seconds=grace + 1)
+    with app.app_context():
+        session = db.new_session(app)
+        attempt = session.get(models.Attempt, attempt_id)
+        held = list(attempt.form_items)
+        assert all(fi.marks_awarded is None for fi in held)
+        prepared = attempts.prepare_time_out(session, attempt, late, grace)
+        with db.writing(session):
+            attempt = attempts.reload_for_write(session, attempt_id)
+            assert attempts.finish_if_expired(session, attempt, late, grace, prepared)
+            assert not any(fi in session.dirty for fi in held)
+        shown = [(fi.id, fi.marks_awarded, fi.marks_available, fi.mark_outcome, fi.marked_version_id) for fi in held]
+        session.close()
+        fresh = db.new_session(app)
+        stored = [(fi.id, fi.marks_awarded, fi.marks_available, fi.mark_outcome, fi.marked_version_id)
+                  for fi in fresh.get(models.Attempt, attempt_id).form_items]
+        fresh.close()
+    assert shown == stored
+    assert sum(1 for row in stored if row[1]) == 3 and all(row[2] is not None for row in stored)
+    assert_finished_and_marked(app, attempt_id, deadline)
+
+
 def test_a_submit_marked_before_its_write_marks_a_save_that_lands_in_between(app, demo, clock):
     """A submit works out its marks before the write lock too (engine/candidate.py); a save
     committed in between is in the result, and without one the marks worked out are stored."""
