@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
@@ -273,6 +273,22 @@ def _store_item_marks(db: Session, form_items: tuple, marks: list[Mark]) -> None
             set_committed_value(loaded, column, value)
 
 
+_r = models.Result.__table__
+#: Built once. Whether an attempt has a result, as a row: the relationship's lazy load cost
+#: three times as much, inside the write lock of every finish (docs/performance.md, session 16).
+_RESULT_ID = select(_r.c.attempt_id).where(_r.c.attempt_id == bindparam("attempt_id"))
+
+
+def _result_of(db: Session, attempt: models.Attempt) -> models.Result | None:
+    """The attempt's result, if it has one. A first finish (nearly every one) has none: a row
+    says so, and the relationship is set to None as loaded, so that setting it adds the result
+    without a read. Otherwise the relationship loads it as usual."""
+    if "result" in inspect(attempt).unloaded and db.execute(_RESULT_ID, {"attempt_id": attempt.id}).first() is None:
+        set_committed_value(attempt, "result", None)
+        return None
+    return attempt.result
+
+
 def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
                  prepared: Prepared | None = None) -> models.Result:
     """Mark every form item and write the attempt's result (in the caller's transaction).
@@ -289,7 +305,7 @@ def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
         figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt, form_items=form_items))
     _store_item_marks(db, form_items, figures.marks)
     with db.no_autoflush:  # what is pending is flushed once, with the result, at the commit
-        result = attempt.result or models.Result(attempt_id=attempt.id)
+        result = _result_of(db, attempt) or models.Result(attempt_id=attempt.id)
     result.total, result.available, result.pass_mark = figures.total, figures.available, spec.pass_mark
     result.passed = figures.total >= spec.pass_mark
     result.by_outcome = _as_text(figures.by_outcome)

@@ -8,7 +8,7 @@ result is released and the specification lets candidates see results.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, selectinload
 
 from engine import auth, clock, db, marking, marking_queue, models, results_export
@@ -143,9 +143,20 @@ def attempt(attempt_id: int):
                   finished=local_time(attempt.finished_at, timezone, "%Y-%m-%d %H:%M:%S"))
 
 
+_r = models.Result.__table__
+#: Built once. When the attempt's result was released, as a row (None: no result, or not yet).
+_RELEASED_AT = select(_r.c.released_at).where(_r.c.attempt_id == bindparam("attempt_id"))
+
+
 def candidate_slip(session: Session, attempt: models.Attempt) -> dict | None:
     """What the candidate's finish page may show of their result, or None (not released, or the
     specification keeps results from candidates). No item, answer or key is ever in it."""
+    # At a deadline a whole room opens this page at once, long before any release: one row says
+    # there is nothing to show, where loading the result through the relationship cost a twentieth
+    # of a finishing candidate's CPU (docs/performance.md, session 16).
+    if "result" in inspect(attempt).unloaded and \
+            session.execute(_RELEASED_AT, {"attempt_id": attempt.id}).scalar() is None:
+        return None
     if not release_status(session, attempt).candidate_may_see:
         return None
     result = attempt.result

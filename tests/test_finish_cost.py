@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import uuid
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, inspect, select, update
 
 from engine import attempts, db, marking, models, sweeper, timing
 from engine.attempt_states import IN_PROGRESS, SUBMITTED, TIMED_OUT
@@ -323,6 +323,33 @@ def test_a_finish_marks_the_form_items_a_session_already_holds(app, demo, clock)
         fresh.close()
     assert shown == stored
     assert sum(1 for row in stored if row[1]) == 3 and all(row[2] is not None for row in stored)
+    assert_finished_and_marked(app, attempt_id, deadline)
+
+
+def test_marking_again_updates_the_result_it_has_not_loaded(app, demo, clock):
+    """A first finish asks for the result with a row, not the relationship; an attempt marked
+    again (the marking queue, a regrade) keeps its one result, changed, not a second one."""
+    sitting_id = open_room(app, 1, clock.now, "3")
+    ((attempt_id, deadline),) = start_room(app, sitting_id, clock.now)
+    answer_some(app, sitting_id, clock.advance(minutes=5), how_many=2)
+    finish_timed_out(app, attempt_id, deadline + dt.timedelta(minutes=1))
+    with app.app_context():
+        session = db.new_session(app)
+        with db.writing(session):
+            session.execute(update(models.Result).where(models.Result.attempt_id == attempt_id)
+                            .values(total=0, status="provisional"))
+        session.close()
+        session = db.new_session(app)
+        with db.writing(session):
+            attempt = session.get(models.Attempt, attempt_id)
+            assert "result" in inspect(attempt).unloaded
+            result = marking.mark_attempt(session, attempt, clock.now)
+            assert attempt.result is result
+        session.close()
+        session = db.new_session(app)
+        results = session.scalars(select(models.Result).where(models.Result.attempt_id == attempt_id)).all()
+        assert len(results) == 1 and results[0].total > 0 and results[0].status == marking.CONFIRMED
+        session.close()
     assert_finished_and_marked(app, attempt_id, deadline)
 
 
