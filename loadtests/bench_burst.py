@@ -1,0 +1,158 @@
+"""The deadline burst as each candidate's browser meets it, measured in-process.
+
+    .venv/bin/python loadtests/bench_burst.py [--candidates 60] [--database-url URL] [--profile]
+
+At a deadline every browser's timer poll finds the time up: the first poll after the grace
+finishes the attempt (engine/candidate.py, ``_sweep_if_expired``: marks worked out before the
+write lock, then the finish's write) and sends the browser to the done page, which it opens.
+``loadtests/bench_finish.py`` measures the finish alone; this measures what a finishing
+candidate costs the server through the Flask app: the lock guard, the route, the finish, the
+redirect and the done page.
+
+It builds a scratch SQLite database (or uses an EMPTY PostgreSQL database you name) with the
+bundled banks and the demo centre, prepares a room of ``--candidates`` as ``onscreen loadtest
+prepare`` does, signs each in with its own test client, starts the room, saves an answer to
+every item, moves a test clock past the deadline and the grace, and then sends each candidate's
+finishing poll and done page in turn. Half the room is timed (``time.process_time``, medians);
+the other half runs under cProfile, whose count of Python function calls per candidate does not
+move with the host's speed (a slower or busier host changes the times, not the calls), so two
+versions of the code can be compared on a noisy machine. ``--profile`` prints that profile.
+The figures go to docs/performance.md by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import select  # noqa: E402
+
+from engine import attempts, create_app, db, migrations, models  # noqa: E402
+from engine.demo import create_demo  # noqa: E402
+from engine.loadtest_prepare import PrepareOptions, prepare as prepare_rooms  # noqa: E402
+
+sys.path.insert(0, str(REPO / "loadtests"))
+from profile_requests import csrf_from  # noqa: E402
+
+
+class TestClock:
+    """The app's clock (``CLOCK``), moved by hand: the deadline comes without waiting for it."""
+
+    def __init__(self):
+        self.now = dt.datetime(2026, 6, 1, 9, 0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def started_room(app, clock: TestClock, size: int):
+    """A started room of ``size`` signed-in candidates, every item answered: their test clients
+    and the latest deadline."""
+    plan = prepare_rooms(app, PrepareOptions(candidates=size, room_size=size, centre_number="98778"))
+    room = plan["rooms"][0]
+    browsers = []
+    for number in room["candidates"]:
+        client = app.test_client()
+        page = client.get("/start").get_data(as_text=True)
+        response = client.post("/start", data={"centre_number": plan["centre"], "candidate_number": number,
+                                               "keycode": room["keycode"], "csrf_token": csrf_from(page)})
+        assert response.status_code == 303, f"sign-in of {number}: {response.status_code}"
+        csrf = csrf_from(client.get("/details", follow_redirects=True).get_data(as_text=True))
+        client.post("/details", data={"confirm": "yes", "csrf_token": csrf})
+        browsers.append((number, client, csrf))
+    session = db.new_session(app)
+    with app.app_context():
+        with db.writing(session):
+            assert attempts.start_sitting(session, session.get(models.Sitting, room["sitting_id"]), "bench",
+                                          clock.now) == size
+        started = session.scalars(select(models.Attempt).join(models.Entry)
+                                  .where(models.Entry.sitting_id == room["sitting_id"])).all()
+        deadline = max(attempt.deadline_at for attempt in started)
+        # Each candidate's own form: forms of one room may differ in length.
+        positions = {a.entry.candidate.candidate_number: [fi.position for fi in a.form_items] for a in started}
+    session.close()
+    clock.now += dt.timedelta(minutes=1)
+    # A text answer that any item type parses or ignores: every save is real either way.
+    for number, client, csrf in browsers:
+        for position in positions[number]:
+            response = client.post(f"/test/item/{position}", headers={"HX-Request": "true"},
+                                   data={"csrf_token": csrf, "idem": uuid.uuid4().hex, "r-choice": "a"})
+            assert response.status_code == 200, f"save of {number}, item {position}: {response.status_code}"
+    return [client for _number, client, _csrf in browsers], deadline
+
+
+def finish(client) -> tuple[float, float]:
+    """One candidate's finishing poll and done page: the CPU ms of each."""
+    started = time.process_time()
+    poll = client.get("/test/time", headers={"HX-Request": "true"})
+    polled = time.process_time()
+    assert poll.headers.get("HX-Redirect") == "/test/done", f"the poll did not finish: {poll.status_code}"
+    done = client.get("/test/done")
+    ended = time.process_time()
+    assert done.status_code == 200 and "Your test has finished" in done.get_data(as_text=True), done.status_code
+    return (polled - started) * 1000, (ended - polled) * 1000
+
+
+def run(database_url: str, size: int, profile: bool = False) -> dict:
+    """The burst for a room of ``size`` (at least 2): medians of the timed half, calls of the other."""
+    clock = TestClock()
+    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": database_url, "CLOCK": clock,
+                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    migrations.upgrade(app)
+    create_demo(app, REPO / "item_banks")
+    browsers, deadline = started_room(app, clock, size)
+    clock.now = deadline + dt.timedelta(seconds=app.config["SAVE_GRACE_SECONDS"] + 1)
+    timed, counted = browsers[: size // 2], browsers[size // 2:]
+    polls, dones = zip(*(finish(client) for client in timed))
+    profiler = cProfile.Profile()
+    for client in counted:
+        profiler.enable()
+        finish(client)
+        profiler.disable()
+    stats = pstats.Stats(profiler)
+    if profile:
+        stats.sort_stats("cumulative").print_stats(40)
+    with app.app_context():
+        session = db.new_session(app)
+        unfinished = session.scalar(select(models.Attempt.id).where(models.Attempt.state != "finished",
+                                                                    models.Attempt.started_at.is_not(None)))
+        session.close()
+    db.engine_for(app).dispose()
+    assert unfinished is None, f"attempt {unfinished} was not finished"
+    return {"poll": statistics.median(polls), "done": statistics.median(dones),
+            "calls": stats.total_calls / len(counted), "timed": len(timed), "counted": len(counted)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=60)
+    parser.add_argument("--database-url", help="an EMPTY database (default: a scratch SQLite file)")
+    parser.add_argument("--profile", action="store_true", help="print the cProfile of the counted half")
+    options = parser.parse_args(argv)
+    if options.candidates < 2:
+        parser.error("--candidates: at least 2 (one half is timed, the other counted)")
+    with tempfile.TemporaryDirectory() as folder:
+        figures = run(options.database_url or f"sqlite:///{Path(folder) / 'bench.db'}", options.candidates,
+                      options.profile)
+    print(f"{options.candidates} candidates finished at the deadline "
+          f"({figures['timed']} timed, {figures['counted']} counted)")
+    print(f"{'request':<20} {'CPU median ms':>14}")
+    print(f"{'finishing poll':<20} {figures['poll']:>14.2f}")
+    print(f"{'done page':<20} {figures['done']:>14.2f}")
+    print(f"{'both':<20} {figures['poll'] + figures['done']:>14.2f}")
+    print(f"Python function calls per finishing candidate: {figures['calls']:,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
