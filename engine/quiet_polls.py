@@ -9,9 +9,11 @@ second, more than all their saves and item pages together. Each one went through
 session, the lock guard's six-entity load and a template, only to say "no change"
 (docs/performance.md, sessions 7 and 8). This answers that common case with one indexed read
 and a 204, which htmx takes as "nothing to swap", so the screen keeps polling (and the timer
-keeps counting down in the browser, for display only). One change it answers too: a waiting
-screen whose room has started, with no answer saved yet, is sent to its first item (the route's
-answer), because a room's start sends every waiting screen in it to the server within 3 s.
+keeps counting down in the browser, for display only). Two changes it answers too, each the
+moment a whole room's screens poll at once: a waiting screen whose room has started, with no
+answer saved yet, is sent to its first item (the route's answer); and a timer whose attempt's
+time and the grace for saves in flight are over is sent to the done page, whose route finishes
+the attempt (the timer's route did, only to send the screen there).
 
 Otherwise it answers only when the full route would have changed nothing on screen and written
 nothing: the signed-in attempt is in the state the screen shows, on this browser (its session
@@ -20,12 +22,13 @@ timer" choice the page was drawn with (its ``shown`` token), time still left, an
 warning due that the session has not yet announced; for the paused screen, also which of a
 break, a stopped room or a pause it shows. Anything else goes on to the route itself
 (``engine.candidate.waiting``, ``time_left``, ``paused``): a started attempt with an answer
-saved, the room paused or resumed, extra time was given, a warning is due, time is up, the
-candidate was signed out or moved, or the heartbeat is due (a timer drawn that long ago, by
-its ``at``, or showing a deadline that has passed goes to the route without the read). So the
-route, with every exam-condition lock, still runs on each polling screen at least once every
-``HEARTBEAT_SECONDS`` and puts the server's time back on the timer; a poll shows no item and
-takes no answer in between, and every item page and save passes the locks as before.
+saved, the room paused or resumed, extra time was given, a warning is due, time is up but the
+grace is not over, the candidate was signed out or moved, or the heartbeat is due (a timer
+drawn that long ago, by its ``at``, or in the grace after the deadline it shows, goes to the
+route without the read). So the route, with every exam-condition lock, still runs on each
+polling screen at least once every ``HEARTBEAT_SECONDS`` and puts the server's time back on the
+timer; a poll shows no item and takes no answer in between, and every item page and save (and
+the done page that finishes a timed-out attempt) passes the locks as before.
 """
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ class QuietPolls:
         self.wsgi_app = wsgi_app
         #: path -> the answer to give in front of Flask (status, headers), or None for the route.
         self.answers = {"/wait": self.waiting_answer,
-                        "/test/time": lambda environ: NOTHING if self.timer_unchanged(environ) else None,
+                        "/test/time": self.timer_answer,
                         "/paused": lambda environ: NOTHING if self.still_paused(environ) else None}
 
     def __call__(self, environ, start_response):
@@ -95,9 +98,39 @@ class QuietPolls:
         return seen is not None and _shown(environ) == candidate_tools.paused_mode_of(seen[0].state,
                                                                                      seen[0].room_stopped_at)
 
+    def timer_answer(self, environ):
+        """Nothing changed: 204. Time up and the grace for saves in flight over: on to the done
+        page, which finishes the attempt (``engine.candidate.done``, with every lock, as every
+        page passes them). At a deadline every screen in the room polls within 5 s, and the route
+        finished the attempt only to send the screen there: one request through Flask and the
+        lock guard fewer for each (docs/performance.md, session 17). Anything else: the route."""
+        if self._heartbeat_is_due(environ):
+            return None
+        shown_deadline = candidate_tools.token_deadline(_shown(environ))
+        if shown_deadline is not None and shown_deadline <= self._now(None):
+            return self._finish_answer(environ, shown_deadline)
+        return NOTHING if self.timer_unchanged(environ) else None
+
+    def _finish_answer(self, environ, shown_deadline: dt.datetime):
+        """For a timer showing a deadline that has passed: on to the done page once the
+        attempt's own deadline (extra time may have moved it) and the grace are over, else None
+        (the route shows 0 through the grace, or the new time). In the grace, by the deadline
+        shown, without the read: the whole room polls then."""
+        grace = dt.timedelta(seconds=self.app.config["SAVE_GRACE_SECONDS"])
+        if shown_deadline + grace >= self._now(None):
+            return None
+        seen = self._attempt(environ, (IN_PROGRESS,))
+        if seen is None:
+            return None
+        row, now, _session = seen
+        if row.deadline_at is None or now <= row.deadline_at + grace:  # attempts.is_expired's rule
+            return None
+        done = self.app.url_map.bind_to_environ(environ).build("candidate.done")
+        return "200 OK", [*MOVE_ON, ("HX-Redirect", done)]
+
     def timer_unchanged(self, environ) -> bool:
-        if self._route_is_due(environ):
-            return False  # the heartbeat is due, or the time shown is up: the route answers
+        """Whether a timer poll, its heartbeat not due and its deadline not passed, would change
+        nothing on screen."""
         seen = self._attempt(environ, (IN_PROGRESS,))
         if seen is None:
             return False
@@ -109,15 +142,10 @@ class QuietPolls:
         level = candidate_tools.warning_level((row.deadline_at - now).total_seconds())
         return level == candidate_tools.announced_level(session, row.id)
 
-    def _route_is_due(self, environ) -> bool:
-        """Whether the timer was drawn (``at``) a heartbeat's interval ago or more, or the deadline
-        it shows has passed (at a deadline a whole room polls, and every poll goes to the route
-        to finish its attempt). Only a hint to skip the read: the browser's word can send a poll
-        to the route, never keep it away."""
+    def _heartbeat_is_due(self, environ) -> bool:
+        """Whether the timer was drawn (``at``) a heartbeat's interval ago or more. Only a hint to
+        skip the read: the browser's word can send a poll to the route, never keep it away."""
         now = self._now(None)
-        deadline = candidate_tools.token_deadline(_shown(environ))
-        if deadline is not None and deadline <= now:
-            return True
         try:
             drawn = int(_query(environ, "at"))
         except (TypeError, ValueError):  # none, or not a number (nor one too long to read)

@@ -2,29 +2,34 @@
 
     .venv/bin/python loadtests/bench_burst.py [--candidates 60] [--database-url URL] [--profile]
 
-At a deadline every browser's timer poll finds the time up: the first poll after the grace
-finishes the attempt (engine/candidate.py, ``_sweep_if_expired``: marks worked out before the
-write lock, then the finish's write) and sends the browser to the done page, which it opens.
-``loadtests/bench_finish.py`` measures the finish alone; this measures what a finishing
-candidate costs the server through the Flask app: the lock guard, the route, the finish, the
-redirect and the done page.
+At a deadline every browser's timer poll finds the time up: once the grace is over, the poll is
+sent to the done page (engine/quiet_polls.py, in front of Flask), whose route finishes the attempt
+(engine/candidate.py, ``_sweep_if_expired``: marks worked out before the write lock, then the
+finish's write) and shows it. ``loadtests/bench_finish.py`` measures the finish alone; this
+measures what a finishing candidate costs the server through the app: the poll, the lock guard,
+the finish and the done page.
 
 It builds a scratch SQLite database (or uses an EMPTY PostgreSQL database you name) with the
 bundled banks and the demo centre, prepares a room of ``--candidates`` as ``onscreen loadtest
 prepare`` does, signs each in with its own test client, starts the room, saves an answer to
-every item, moves a test clock past the deadline and the grace, and then sends each candidate's
-finishing poll and done page in turn. Half the room is timed (``time.process_time``, medians);
-the other half runs under cProfile, whose count of Python function calls per candidate does not
-move with the host's speed (a slower or busier host changes the times, not the calls), so two
-versions of the code can be compared on a noisy machine. ``--profile`` prints that profile.
-The figures go to docs/performance.md by hand.
+every item, draws each timer 5 s before the deadline (a page's timer is drawn again at least
+every heartbeat), moves a test clock past the deadline and the grace, and then sends each
+candidate's finishing poll (the timer's, as drawn) and done page in turn. Half the room is timed
+(``time.process_time``, medians); the other half runs under cProfile, whose count of Python
+function calls per candidate does not move with the host's speed (a slower or busier host
+changes the times, not the calls), so two versions of the code can be compared on a noisy
+machine. ``--profile`` prints that profile (by cumulative time; ``SORT=tottime`` in the
+environment sorts by each function's own time). The figures go to docs/performance.md by hand.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import html
+import os
 import datetime as dt
 import pstats
+import re
 import statistics
 import sys
 import tempfile
@@ -91,10 +96,26 @@ def started_room(app, clock: TestClock, size: int):
     return [client for _number, client, _csrf in browsers], deadline
 
 
-def finish(client) -> tuple[float, float]:
+#: The timer's poll as the page draws it (templates/candidate/_timer.html): with what it shows.
+TIMER_POLL = re.compile(r'<div id="timer"[^>]*?hx-get="([^"]+)"')
+
+
+def draw_timers(browsers) -> list[str]:
+    """Each browser's timer as the route draws it a few seconds before the deadline (as a page's
+    timer is drawn at most a heartbeat before): the poll path each will send."""
+    paths = []
+    for client in browsers:
+        answer = client.get("/test/time", headers={"HX-Request": "true"})
+        drawn = TIMER_POLL.search(answer.get_data(as_text=True))
+        assert answer.status_code == 200 and drawn, f"no timer drawn: {answer.status_code}"
+        paths.append(html.unescape(drawn.group(1)))
+    return paths
+
+
+def finish(client, timer_path: str) -> tuple[float, float]:
     """One candidate's finishing poll and done page: the CPU ms of each."""
     started = time.process_time()
-    poll = client.get("/test/time", headers={"HX-Request": "true"})
+    poll = client.get(timer_path, headers={"HX-Request": "true"})
     polled = time.process_time()
     assert poll.headers.get("HX-Redirect") == "/test/done", f"the poll did not finish: {poll.status_code}"
     done = client.get("/test/done")
@@ -111,17 +132,20 @@ def run(database_url: str, size: int, profile: bool = False) -> dict:
     migrations.upgrade(app)
     create_demo(app, REPO / "item_banks")
     browsers, deadline = started_room(app, clock, size)
+    clock.now = deadline - dt.timedelta(seconds=5)
+    paths = draw_timers(browsers)
     clock.now = deadline + dt.timedelta(seconds=app.config["SAVE_GRACE_SECONDS"] + 1)
-    timed, counted = browsers[: size // 2], browsers[size // 2:]
-    polls, dones = zip(*(finish(client) for client in timed))
+    pairs = list(zip(browsers, paths))
+    timed, counted = pairs[: size // 2], pairs[size // 2:]
+    polls, dones = zip(*(finish(client, path) for client, path in timed))
     profiler = cProfile.Profile()
-    for client in counted:
+    for client, path in counted:
         profiler.enable()
-        finish(client)
+        finish(client, path)
         profiler.disable()
     stats = pstats.Stats(profiler)
     if profile:
-        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
     with app.app_context():
         session = db.new_session(app)
         unfinished = session.scalar(select(models.Attempt.id).where(models.Attempt.state != "finished",

@@ -47,7 +47,8 @@ def test_a_waiting_screen_is_answered_nothing_changed_with_one_read_and_no_lock_
     monkeypatch.setattr(lock_web, "guard", lambda: pytest.fail("the poll reached Flask"))
     answer = _poll(waiting)
     assert answer.status_code == 204 and answer.get_data() == b""
-    assert answer.headers["Cache-Control"] == "no-store" and "script-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
     assert len(statements) == 1 and "FROM attempts" in statements[0]
 
 
@@ -298,6 +299,62 @@ def test_when_time_is_up_the_route_answers(app, timer, clock, monkeypatch):
     clock.advance(seconds=11)
     timer.poll()
     assert reached == [1]
+
+
+def _to_the_deadline(app, timer, clock, before: int = 5):
+    """The clock ``before`` seconds short of the deadline, the timer drawn again by the route then."""
+    clock.advance(seconds=remaining(app, "0001") - before)
+    assert timer.poll().status_code == 200  # the heartbeat was due: drawn (and contact recorded) now
+
+
+def test_once_the_grace_is_over_the_timer_is_sent_to_the_done_page_which_finishes_the_attempt(
+        app, timer, clock, statements, monkeypatch):
+    _to_the_deadline(app, timer, clock)
+    clock.advance(seconds=5 + app.config["SAVE_GRACE_SECONDS"] + 1)
+    statements.clear()
+    monkeypatch.setattr(lock_web, "guard", lambda: pytest.fail("the poll reached Flask"))
+    answer = timer.poll()
+    assert answer.status_code == 200 and answer.headers["HX-Redirect"] == "/test/done"
+    assert len(statements) == 1 and "FROM attempts" in statements[0]
+    assert attempt_of(app, "0001").state == "in_progress"  # nothing written in front of Flask
+    monkeypatch.undo()
+    reached = _reaches_route(monkeypatch)
+    page = timer.browser.client.get("/test/done")
+    assert page.status_code == 200 and "Time ran out" in page.get_data(as_text=True)
+    assert reached == [1]  # the done page passed the locks before finishing
+    attempt = attempt_of(app, "0001")
+    assert (attempt.state, attempt.finish_reason) == ("finished", "timed_out")
+    assert attempt.result is not None
+
+
+def test_in_the_grace_the_timer_still_reaches_the_route(app, timer, clock, monkeypatch):
+    _to_the_deadline(app, timer, clock)
+    reached = _reaches_route(monkeypatch)
+    clock.advance(seconds=5 + app.config["SAVE_GRACE_SECONDS"])  # the last second of the grace
+    answer = timer.poll()
+    assert answer.status_code == 200 and "HX-Redirect" not in answer.headers and reached == [1]
+    assert attempt_of(app, "0001").state == "in_progress"
+
+
+def test_extra_time_given_after_the_timer_was_drawn_is_not_cut_short(app, demo, timer, clock, invigilator):
+    _to_the_deadline(app, timer, clock)
+    attempt = attempt_of(app, "0001")
+    invigilator.post(f"/invigilate/sittings/{demo['sitting_id']}/attempts/{attempt.id}/time", kind="credit",
+                     minutes="5", reason="fire alarm")
+    clock.advance(seconds=5 + app.config["SAVE_GRACE_SECONDS"] + 1)  # past the deadline the page shows
+    answer = timer.poll()
+    assert answer.status_code == 200 and "HX-Redirect" not in answer.headers  # the route draws the new time
+    shown = int(re.search(r'data-remaining="(\d+)"', answer.get_data(as_text=True)).group(1))
+    assert 4 * 60 < shown < 5 * 60
+    assert attempt_of(app, "0001").state == "in_progress"
+
+
+def test_a_forged_deadline_shown_cannot_send_a_running_test_to_the_done_page(app, timer, clock):
+    past = re.sub(r"shown=\d{8}T\d+", "shown=20000101T000000000000", timer.path)  # long past, as drawn
+    assert past != timer.path
+    answer = timer.browser.client.get(past, headers=HX)
+    assert answer.headers.get("HX-Redirect") != "/test/done"
+    assert attempt_of(app, "0001").state == "in_progress"
 
 
 def test_a_timer_poll_without_what_it_shows_always_reaches_the_route(app, timer, monkeypatch):
