@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import Text, bindparam, cast, select
 
-from engine import attempts, auth, clock, db, item_versions, lock_web, marking, models, ratelimit
+from engine import attempts, auth, clock, db, errors, item_versions, lock_web, marking, models, ratelimit
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.plugins import item_type
 from engine.security import secrets_match
@@ -397,7 +397,17 @@ def submit():
 
 @bp.get("/test/done")
 def done():
-    attempt = _sweep_if_expired(load_attempt())
+    attempt = load_attempt()
+    try:
+        # A timer whose time and grace are over is sent here to be finished (engine/quiet_polls.py).
+        attempt = _sweep_if_expired(attempt)
+    except Exception as error:
+        if not errors.database_unavailable(error):
+            raise
+        # The finish could not be written just now (the database restarting, or busy past its
+        # wait): "time is up" and its poll, which tries again, not an error page with a Back button.
+        db.session().rollback()
+        return render("candidate/time_up.html", status=503, attempt=attempt)
     if attempt.state != FINISHED:
         if attempt.state == IN_PROGRESS:
             # Time is up but the grace for saves in flight has not passed: wait, then finish.

@@ -23,7 +23,7 @@ MESSAGES = {
 }
 
 
-def _database_unavailable(error: Exception) -> bool:
+def database_unavailable(error: Exception) -> bool:
     """A lost or refused database connection (a restart, a failover, a terminated backend):
     the request did nothing, so the client may simply send it again (saves carry their key)."""
     if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, Busy)):
@@ -64,7 +64,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def server_error(error: Exception):
         template = "_error_fragment.html" if is_htmx() else "error.html"
-        if _database_unavailable(error):
+        if database_unavailable(error):
             # 503, not 500: the autosave script sends the save again with the same key.
             app.logger.warning("database unavailable: %s", error.__class__.__name__)
             response = _unavailable_page(template)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 
 import pytest
 from sqlalchemy import event, select, text
+from sqlalchemy.exc import OperationalError
 
-from engine import db, lock_web, models, quiet_polls
+from engine import attempts, db, lock_web, models, quiet_polls
 
 from invigilation_support import correct_fields, remaining
 from locks_support import CENTRE_NET, HX, INSIDE, OUTSIDE, attempt_of, from_address, set_centre_ranges, set_locks
@@ -325,6 +327,24 @@ def test_once_the_grace_is_over_the_timer_is_sent_to_the_done_page_which_finishe
     attempt = attempt_of(app, "0001")
     assert (attempt.state, attempt.finish_reason) == ("finished", "timed_out")
     assert attempt.result is not None
+
+
+def test_a_finish_the_database_cannot_take_now_shows_time_up_and_tries_again(app, timer, clock, monkeypatch):
+    _to_the_deadline(app, timer, clock)
+    clock.advance(seconds=5 + app.config["SAVE_GRACE_SECONDS"] + 1)
+    assert timer.poll().headers["HX-Redirect"] == "/test/done"
+
+    def refused(*_args, **_kwargs):
+        raise OperationalError("UPDATE attempts", {}, sqlite3.OperationalError("database is locked"))
+    monkeypatch.setattr(attempts, "finish_if_expired", refused)
+    page = timer.browser.client.get("/test/done")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 503 and "Time is up" in text and 'hx-get="/test/done"' in text
+    assert attempt_of(app, "0001").state == "in_progress"
+    monkeypatch.undo()
+    again = timer.browser.client.get("/test/done", headers=HX)  # the time-up page's poll
+    assert again.status_code == 200 and "Time ran out" in again.get_data(as_text=True)
+    assert attempt_of(app, "0001").state == "finished"
 
 
 def test_in_the_grace_the_timer_still_reaches_the_route(app, timer, clock, monkeypatch):
