@@ -2,10 +2,10 @@
 
     .venv/bin/python loadtests/bench_finish.py [--candidates 60] [--database-url URL] [--profile]
 
-At a deadline every browser's timer poll finishes its own attempt (engine/candidate.py,
-``_sweep_if_expired``): the marks are worked out before the write lock, then the finish's writes
-(the attempt, the form items' marks, the result, the time event, the audit record) go in one
-write transaction. This builds a scratch SQLite database (or uses an EMPTY PostgreSQL database
+At a deadline every browser's timer poll sends it to the done page, which finishes the attempt
+(engine/candidate.py, ``_sweep_if_expired``): the marks are worked out before the write lock,
+then the finish's writes (the attempt, the form items' marks, the result, the time event, the
+audit record) go in one write transaction. This builds a scratch SQLite database (or uses an EMPTY PostgreSQL database
 you name) with the bundled banks and the demo centre, opens a room of ``--candidates``, starts
 it, saves a full-marks answer to every item of every form, and then finishes each attempt after
 its deadline and the grace as the poll does, each in a fresh session (as each request has).
