@@ -55,8 +55,13 @@ class IllegalTransition(RuntimeError):
         self.current, self.wanted = current, wanted
 
 
+def check_move(current: str, wanted: str) -> None:
+    """Raise :class:`IllegalTransition` unless an attempt may go from ``current`` to ``wanted``."""
+    if wanted not in TRANSITIONS[current]:
+        raise IllegalTransition(current, wanted)
+
+
 def move(attempt, wanted: str) -> None:
     """Set ``attempt.state`` to ``wanted`` or raise :class:`IllegalTransition`."""
-    if wanted not in TRANSITIONS[attempt.state]:
-        raise IllegalTransition(attempt.state, wanted)
+    check_move(attempt.state, wanted)
     attempt.state = wanted

@@ -26,9 +26,9 @@ from engine.assembly import AssemblyError, PoolItem
 from engine.blueprint import BlueprintError
 from engine.attempt_states import (
     ABSENT, ENDED, FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, STARTED, SUBMITTED, TIMED_OUT, VOIDED,
-    WAITING, WITHDRAWN, move, outcome_for,
+    WAITING, WITHDRAWN, check_move, move, outcome_for,
 )
-from engine.audit import record
+from engine.audit import record, record_written
 from engine import marking
 from engine.marking import mark_attempt
 from engine.db import EXTENSION_KEY
@@ -469,24 +469,41 @@ def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, 
     if attempt.state == FINISHED:
         return
     started = attempt.state in STARTED
-    move(attempt, FINISHED)
-    attempt.finish_reason = reason if started or reason in (WITHDRAWN, VOIDED) else ABSENT
-    attempt.outcome = outcome_for(attempt.finish_reason)
-    attempt.break_requested_at = None
-    finished_at = now
+    check_move(attempt.state, FINISHED)
+    finish_reason = reason if started or reason in (WITHDRAWN, VOIDED) else ABSENT
     # Never later than the deadline: a finish in the grace for saves in flight is still on time.
-    if attempt.deadline_at is not None:
-        finished_at = min(now, attempt.deadline_at)
+    finished_at = now if attempt.deadline_at is None else min(now, attempt.deadline_at)
     if started:
         # No ledger re-read: a finished attempt has no deadline, whatever the ledger would say.
-        _append_time_event(db, attempt, timing.FINISH, finished_at, actor=actor, reason=reason)
-    attempt.finished_at, attempt.deadline_at = finished_at, None
-    # No flush here: the finish's rows (this, the marks' result, the audit record) go in the
-    # commit's one flush; a flush of its own cost a fifth of the write (docs/performance.md).
+        db.connection().execute(_INSERT_TIME_EVENT, {"attempt_id": attempt.id, "kind": timing.FINISH,
+                                                     "at": finished_at, "actor": actor, "reason": reason})
+    _write_finished(db, attempt, {"state": FINISHED, "finish_reason": finish_reason,
+                                  "outcome": outcome_for(finish_reason), "break_requested_at": None,
+                                  "finished_at": finished_at, "deadline_at": None})
     if started:
         mark_attempt(db, attempt, now, prepared)
         db.info.setdefault(_FINISHED_KEY, []).append((attempt.id, attempt.finish_reason))
-    record(db, actor, "attempt.finish", f"attempt:{attempt.id}", now, detail={"reason": attempt.finish_reason})
+    record_written(db, actor, "attempt.finish", f"attempt:{attempt.id}", now, detail={"reason": attempt.finish_reason})
+
+
+_a = models.Attempt.__table__
+#: What a finish changes on the attempt. Built once. The finish's rows are written with Core
+#: statements as it goes, not flushed by the unit of work at the commit: that flush (the attempt,
+#: its time event, result and audit record) was a quarter of the write, inside SQLite's write
+#: lock, at a deadline where a whole room finishes at once (docs/performance.md, session 17).
+_FINISHED_COLUMNS = ("state", "finish_reason", "outcome", "break_requested_at", "finished_at", "deadline_at")
+_WRITE_FINISHED = (update(_a).where(_a.c.id == bindparam("attempt_id"))
+                   .values({name: bindparam(f"new_{name}", type_=_a.c[name].type) for name in _FINISHED_COLUMNS}))
+_INSERT_TIME_EVENT = insert(models.TimeEvent.__table__)
+
+
+def _write_finished(db: Session, attempt: models.Attempt, values: dict) -> None:
+    """Write the finish's columns of the attempt now, and set them on it as loaded, so the commit
+    has nothing of the attempt's to flush (a change the caller made to it still is)."""
+    db.connection().execute(_WRITE_FINISHED, {"attempt_id": attempt.id,
+                                              **{f"new_{name}": value for name, value in values.items()}})
+    for name, value in values.items():
+        set_committed_value(attempt, name, value)
 
 
 def is_expired(attempt: models.Attempt, now: dt.datetime, grace_seconds: int) -> bool:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -277,14 +277,13 @@ _r = models.Result.__table__
 #: Built once. Whether an attempt has a result, as a row: the relationship's lazy load cost
 #: three times as much, inside the write lock of every finish (docs/performance.md, session 16).
 _RESULT_ID = select(_r.c.attempt_id).where(_r.c.attempt_id == bindparam("attempt_id"))
+_INSERT_RESULT = insert(_r)
 
 
 def _result_of(db: Session, attempt: models.Attempt) -> models.Result | None:
-    """The attempt's result, if it has one. A first finish (nearly every one) has none: a row
-    says so, and the relationship is set to None as loaded, so that setting it adds the result
-    without a read. Otherwise the relationship loads it as usual."""
+    """The attempt's result, if it has one. A first finish (nearly every one) has none, and a
+    row says so; otherwise the relationship loads it as usual."""
     if "result" in inspect(attempt).unloaded and db.execute(_RESULT_ID, {"attempt_id": attempt.id}).first() is None:
-        set_committed_value(attempt, "result", None)
         return None
     return attempt.result
 
@@ -304,17 +303,24 @@ def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
         form_items = marking_cells(db, attempt.id)
         figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt, form_items=form_items))
     _store_item_marks(db, form_items, figures.marks)
-    with db.no_autoflush:  # what is pending is flushed once, with the result, at the commit
-        result = _result_of(db, attempt) or models.Result(attempt_id=attempt.id)
-    result.total, result.available, result.pass_mark = figures.total, figures.available, spec.pass_mark
-    result.passed = figures.total >= spec.pass_mark
-    result.by_outcome = _as_text(figures.by_outcome)
-    result.by_criterion = _as_text(figures.by_criterion)
-    result.status = PROVISIONAL if figures.provisional else CONFIRMED
-    result.marked_at = now
-    if attempt.result is None:
-        db.add(result)
-        attempt.result = result
+    values = {"total": figures.total, "available": figures.available, "pass_mark": spec.pass_mark,
+              "passed": figures.total >= spec.pass_mark, "by_outcome": _as_text(figures.by_outcome),
+              "by_criterion": _as_text(figures.by_criterion),
+              "status": PROVISIONAL if figures.provisional else CONFIRMED, "marked_at": now}
+    with db.no_autoflush:  # what is pending is flushed once, at the commit
+        result = _result_of(db, attempt)
+    if result is not None:  # marked again (a regrade, a hand mark): the session writes the change
+        for name, value in values.items():
+            setattr(result, name, value)
+        return result
+    # A first result (every finish): written now, as the rest of the finish is, and held by the
+    # session as loaded, so the commit has nothing to flush (docs/performance.md, session 17).
+    values.update(attempt_id=attempt.id, released_at=None)
+    db.connection().execute(_INSERT_RESULT, values)
+    result = models.Result(**values)
+    make_transient_to_detached(result)
+    db.add(result)
+    set_committed_value(attempt, "result", result)
     return result
 
 

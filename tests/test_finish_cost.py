@@ -353,6 +353,38 @@ def test_marking_again_updates_the_result_it_has_not_loaded(app, demo, clock):
     assert_finished_and_marked(app, attempt_id, deadline)
 
 
+def test_a_finish_writes_its_rows_as_it_goes_and_leaves_the_commit_nothing_to_flush(app, demo, clock):
+    """The attempt, its time event, result and audit record are written by the finish's own
+    statements (engine/attempts.py, ``_write_finished``); the objects the session holds show
+    what was written, as loaded, so the commit sends no statement before its COMMIT."""
+    sitting_id = open_room(app, 1, clock.now, "3")
+    ((attempt_id, deadline),) = start_room(app, sitting_id, clock.now)
+    answer_some(app, sitting_id, clock.advance(minutes=5), how_many=3)
+    late = deadline + dt.timedelta(minutes=1)
+    with app.app_context():
+        session = db.new_session(app)
+        with counted(app) as at_commit:
+            with db.writing(session):
+                attempt = attempts.reload_for_write(session, attempt_id)
+                attempts.finish(session, attempt, TIMED_OUT, late, actor="time-out")
+                assert not session.new and not session.dirty
+                at_commit["n"] = 0
+        assert at_commit["n"] == 0
+        held = (attempt.state, attempt.finish_reason, attempt.outcome, attempt.finished_at, attempt.deadline_at,
+                attempt.result.total, attempt.result.status)
+        session.close()
+        fresh = db.new_session(app)
+        stored = fresh.get(models.Attempt, attempt_id)
+        assert held == (stored.state, stored.finish_reason, stored.outcome, stored.finished_at, stored.deadline_at,
+                        stored.result.total, stored.result.status)
+        assert held[:5] == ("finished", TIMED_OUT, "complete", deadline, None)
+        audit = fresh.scalars(select(models.AuditEvent).where(models.AuditEvent.subject == f"attempt:{attempt_id}",
+                                                              models.AuditEvent.action == "attempt.finish")).all()
+        assert [(a.actor, a.at, a.detail) for a in audit] == [("time-out", late, {"reason": TIMED_OUT})]
+        fresh.close()
+    assert_finished_and_marked(app, attempt_id, deadline)
+
+
 def test_a_submit_marked_before_its_write_marks_a_save_that_lands_in_between(app, demo, clock):
     """A submit works out its marks before the write lock too (engine/candidate.py); a save
     committed in between is in the result, and without one the marks worked out are stored."""
