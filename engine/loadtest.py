@@ -41,14 +41,15 @@ def is_local(host: str) -> bool:
 
 
 def run_locust(plan_path: Path, host: str, out: Path, *, login_seconds: float, reconnect: bool, items: int,
-               timer_seconds: float, quiet: bool = True) -> dict:
+               timer_seconds: float, staff_seconds: float = 20, quiet: bool = True) -> dict:
     """Run Locust headless; return the results the locustfile wrote (statistics, acks, CPU)."""
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results_path.unlink(missing_ok=True)
     env = {**os.environ, "LOADTEST_PLAN": str(plan_path), "LOADTEST_RESULTS": str(results_path),
            "LOADTEST_LOGIN_SECONDS": str(login_seconds), "LOADTEST_RECONNECT": "1" if reconnect else "0",
-           "LOADTEST_ITEMS": str(items), "LOADTEST_TIMER_SECONDS": str(timer_seconds)}
+           "LOADTEST_ITEMS": str(items), "LOADTEST_TIMER_SECONDS": str(timer_seconds),
+           "LOADTEST_STAFF_SECONDS": str(staff_seconds)}
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
                "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--only-summary",
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]
@@ -119,6 +120,9 @@ def _allowed(scenario: str, allowed_seconds: int | None) -> int:
 def _run_options(f):
     f = click.option("--host", required=True, help="The server to load, e.g. http://127.0.0.1:8000.")(f)
     f = click.option("--allow-remote", is_flag=True, help="Allow a host that is not this machine.")(f)
+    f = click.option("--staff-seconds", type=float, default=20, show_default=True,
+                     help="Exam day: the invigilators sign in within the first half of this, before any candidate "
+                          "(0: with the candidates).")(f)
     f = click.option("--login-seconds", type=float, default=60, show_default=True,
                      help="Exam day: every candidate signs in within this window; common: the ramp.")(f)
     f = click.option("--reconnect", is_flag=True, help="Exam day: add a reconnect storm in the steady phase.")(f)
@@ -142,8 +146,8 @@ def _check_host(host: str, allow_remote: bool) -> None:
 @click.option("--no-reconcile", is_flag=True, help="Skip the database check (a server whose database is not this one).")
 @_run_options
 @with_appcontext
-def run_command(plan_path, no_reconcile, host, allow_remote, login_seconds, reconnect, items, timer_seconds,
-                thresholds_path, out):
+def run_command(plan_path, no_reconcile, host, allow_remote, staff_seconds, login_seconds, reconnect, items,
+                timer_seconds, thresholds_path, out):
     """Run Locust against HOST with the prepared plan; check thresholds and reconcile saves."""
     _check_host(host, allow_remote)
     try:
@@ -154,7 +158,7 @@ def run_command(plan_path, no_reconcile, host, allow_remote, login_seconds, reco
     out = _out_dir(out, plan["scenario"])
     click.echo(f"Running {plan['scenario']} with {plan['candidates']} candidates against {host}; results in {out}")
     results = run_locust(plan_path, host, out, login_seconds=login_seconds, reconnect=reconnect, items=items,
-                         timer_seconds=timer_seconds)
+                         timer_seconds=timer_seconds, staff_seconds=staff_seconds)
     verdict, text = check_run(results, plan, out, thresholds_path, with_reconcile=not no_reconcile)
     click.echo(text)
     sys.exit(0 if verdict.passed else 1)
@@ -169,7 +173,8 @@ def run_command(plan_path, no_reconcile, host, allow_remote, login_seconds, reco
 @_run_options
 @with_appcontext
 def capacity_command(start, step, maximum, ceiling, scenario, room_size, allowed_seconds, centre_number, specification,
-                     host, allow_remote, login_seconds, reconnect, items, timer_seconds, thresholds_path, out):
+                     host, allow_remote, staff_seconds, login_seconds, reconnect, items, timer_seconds, thresholds_path,
+                     out):
     """Step the number of candidates up; report the largest that met every threshold."""
     _check_host(host, allow_remote)
     if ceiling and scenario != "common":
@@ -189,7 +194,7 @@ def capacity_command(start, step, maximum, ceiling, scenario, room_size, allowed
             raise click.ClickException(str(error)) from error
         plan_path = write_plan(plan, step_out / "plan.json")
         results = run_locust(plan_path, host, step_out, login_seconds=login_seconds, reconnect=reconnect, items=items,
-                             timer_seconds=timer_seconds)
+                             timer_seconds=timer_seconds, staff_seconds=staff_seconds)
         verdict, text = check_run(results, plan, step_out, thresholds_path, with_reconcile=not ceiling)
         steps.append({"candidates": candidates, "passed": verdict.passed, "breaches": verdict.breaches,
                       "facts": {k: v for k, v in verdict.facts.items() if k != "reconciliation"}})

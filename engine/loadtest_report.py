@@ -144,7 +144,7 @@ def _over_time(results: dict) -> list[str]:
 
 
 def _phase_at(timeline: dict, seconds: float) -> str:
-    for phase in ("reconnect", "login", "start", "steady", "burst"):
+    for phase in ("reconnect", "setup", "login", "start", "steady", "burst"):
         span = timeline.get(phase)
         if span and span[0] <= seconds < span[1]:
             return phase
@@ -152,5 +152,5 @@ def _phase_at(timeline: dict, seconds: float) -> str:
 
 
 def _phase_order(name: str) -> tuple:
-    order = {"login": 0, "start": 1, "steady": 2, "reconnect": 3, "burst": 4}
+    order = {"setup": -1, "login": 0, "start": 1, "steady": 2, "reconnect": 3, "burst": 4}
     return (order.get(name.split(" ", 1)[0], 5), name)

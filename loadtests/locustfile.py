@@ -4,7 +4,9 @@ Run it with ``onscreen loadtest run`` (which prepares nothing, checks the thresh
 reconciles the saves afterwards); it reads the plan written by ``onscreen loadtest prepare``
 from ``LOADTEST_PLAN``. Two scenarios:
 
-* ``examday``: a login storm (every candidate signs in within ``LOADTEST_LOGIN_SECONDS``),
+* ``examday``: the invigilators sign in and open their registers first (within
+  ``LOADTEST_STAFF_SECONDS``, 20; 0 sends them in with the candidates), then a login storm
+  (every candidate signs in within ``LOADTEST_LOGIN_SECONDS``),
   a synchronised start (each room's invigilator starts the room at the same moment), a steady
   phase (items, autosave on change with random think times, flag, navigate, review, a timer
   sync every 30 s), an optional reconnect storm, and the deadline burst (every candidate saves
@@ -327,7 +329,8 @@ class Invigilator(FastHttpUser):
 
 
 class ExamDayShape(LoadTestShape):
-    """Everyone arrives within the login window and stays to the end; then the run stops."""
+    """The invigilators arrive in the first half of the setup phase, the candidates within the
+    login window after it; everyone stays to the end; then the run stops."""
 
     def tick(self):
         now = self.get_run_time()
@@ -337,8 +340,13 @@ class ExamDayShape(LoadTestShape):
             return CANDIDATES, max(1.0, CANDIDATES / TIMELINE.login_seconds), [Candidate]
         if now > TIMELINE.end:
             return None
+        # Locust spawns a fixed_count class (Invigilator) before any weighted one, so a count of
+        # the rooms alone is the invigilators alone.
+        if now < TIMELINE.staff_seconds:
+            return len(ROOMS), max(1.0, len(ROOMS) / (TIMELINE.staff_seconds / 2)), [Candidate, Invigilator]
         users = CANDIDATES + len(ROOMS)
-        return users, max(1.0, users / TIMELINE.login_seconds), [Candidate, Invigilator]
+        arriving = CANDIDATES if TIMELINE.staff_seconds else users
+        return users, max(1.0, arriving / TIMELINE.login_seconds), [Candidate, Invigilator]
 
 
 # --- the record of the run ----------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """The exam day's phases in seconds from the start of the run, and the candidate's profile.
 
-login   every candidate signs in, confirms and waits        [0, start_at)
+setup   the invigilators sign in and open their rooms'
+        registers, before any candidate arrives (as on an
+        exam day: the room is staffed before candidates
+        enter)                                               [0, staff_seconds)
+login   every candidate signs in, confirms and waits        [staff_seconds, start_at)
 start   the rooms start together; candidates open item 1    [start_at, start_at + 15)
 steady  items, autosaves, flags, timer syncs                 [.., burst_start)
 burst   every candidate saves; some submit; at the deadline
@@ -23,6 +27,7 @@ START_PHASE_SECONDS = 15
 class Timeline:
     allowed_seconds: int
     grace_seconds: int = 10
+    staff_seconds: float = 0
     login_seconds: float = 60
     reconnect: bool = False
     reconnect_seconds: float = 10
@@ -37,11 +42,13 @@ class Timeline:
     @classmethod
     def from_env(cls, plan: dict) -> Timeline:
         env = os.environ.get
+        common = plan.get("scenario") == "common"  # no invigilators, so no setup phase
         return cls(allowed_seconds=int(plan["allowed_seconds"]), grace_seconds=int(plan.get("grace_seconds", 10)),
+                   staff_seconds=0 if common else float(env("LOADTEST_STAFF_SECONDS", "20")),
                    login_seconds=float(env("LOADTEST_LOGIN_SECONDS", "60")),
                    reconnect=env("LOADTEST_RECONNECT", "0") == "1",
                    timer_seconds=float(env("LOADTEST_TIMER_SECONDS", "30")),
-                   ramp_extra=float(env("LOADTEST_ITEMS", "30")) * 15 + 60 if plan.get("scenario") == "common" else 0)
+                   ramp_extra=float(env("LOADTEST_ITEMS", "30")) * 15 + 60 if common else 0)
 
     def begin(self) -> None:
         self.t0 = time.monotonic()
@@ -51,7 +58,7 @@ class Timeline:
 
     @property
     def start_at(self) -> float:
-        return self.login_seconds + 5
+        return self.staff_seconds + self.login_seconds + 5
 
     @property
     def deadline(self) -> float:
@@ -68,7 +75,7 @@ class Timeline:
     @property
     def end(self) -> float:
         if self.ramp_extra:  # the common scenario: the ramp and the journey's longest run
-            return self.login_seconds + self.ramp_extra
+            return self.staff_seconds + self.login_seconds + self.ramp_extra
         return self.finish_check + 20
 
     @property
@@ -80,6 +87,8 @@ class Timeline:
 
     def phase(self) -> str:
         now = self.now()
+        if now < self.staff_seconds:
+            return "setup"
         if now < self.start_at:
             return "login"
         if now < self.start_at + START_PHASE_SECONDS:
@@ -91,7 +100,9 @@ class Timeline:
         return "steady"
 
     def describe(self) -> dict:
-        return {"login": [0, self.start_at], "start": [self.start_at, self.start_at + START_PHASE_SECONDS],
+        return {"setup": [0, self.staff_seconds] if self.staff_seconds else None,
+                "login": [self.staff_seconds, self.start_at],
+                "start": [self.start_at, self.start_at + START_PHASE_SECONDS],
                 "steady": [self.start_at + START_PHASE_SECONDS, self.burst_start],
                 "burst": [self.burst_start, self.end], "deadline": self.deadline,
                 "reconnect": [self.reconnect_at, self.reconnect_at + self.reconnect_seconds + 10] if self.reconnect else None,

@@ -70,7 +70,8 @@ def test_the_exam_day_runs_with_no_errors_and_no_lost_answers(server, tmp_path):
     out = tmp_path / "out"
     run = subprocess.run(
         [sys.executable, "-m", "engine.cli", "loadtest", "run", "--plan", str(plan_path), "--host", host,
-         "--login-seconds", "5", "--reconnect", "--thresholds", str(REPO_ROOT / "loadtests" / "thresholds-smoke.toml"),
+         "--staff-seconds", "2", "--login-seconds", "5", "--reconnect",
+         "--thresholds", str(REPO_ROOT / "loadtests" / "thresholds-smoke.toml"),
          "--out", str(out)], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout + run.stderr + (out / "locust.log").read_text()
     summary = json.loads((out / "summary.json").read_text())
@@ -82,5 +83,5 @@ def test_the_exam_day_runs_with_no_errors_and_no_lost_answers(server, tmp_path):
     assert counts["signed_in"] >= CANDIDATES and counts["started"] == CANDIDATES
     assert counts["finished_seen"] == CANDIDATES and counts["reconnected"] > 0
     phases = {name.split(" ", 1)[0] for name in summary["entries"]}
-    assert {"login", "start", "burst"} <= phases
+    assert {"setup", "login", "start", "burst"} <= phases
     assert (out / "report.html").exists() and (out / "locust_stats.csv").exists() and (out / "acks.jsonl").exists()
