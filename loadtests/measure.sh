@@ -7,7 +7,7 @@
 #   loadtests/measure.sh ceiling                    the ceiling app's capacity, same scenario
 #
 # Settings (environment): N, START, STEP, MAX, ITEMS (common scenario, 30), LOGIN (seconds, 60),
-# ALLOWED (exam-day seconds allowed, 180), TIMER (exam-day timer poll, 30; the player's is 5), RECONNECT=1, PORT (8103), CEILING_PORT (8113),
+# ALLOWED (exam-day seconds allowed, 180), STAFF (exam-day setup phase, 20; 0: staff arrive with the candidates), TIMER (exam-day timer poll, 30; the player's is 5), RECONNECT=1, PORT (8103), CEILING_PORT (8113),
 # PG_URL (postgresql://postgres@127.0.0.1:5432/onscreen_load: made if missing, EMPTIED first),
 # ONSCREEN_SERVER (granian or gunicorn, for onscreen and the ceiling app alike), ONSCREEN_WORKERS/THREADS.
 # PYSPY=1: py-spy samples the server's processes and OUT/profile_by_route.txt shares its CPU out by
@@ -116,7 +116,7 @@ case "$WHAT" in
   examday)
     $BIN/onscreen loadtest prepare --candidates "${N:-300}" --allowed-seconds "${ALLOWED:-180}" --plan "$OUT/plan.json"
     $BIN/onscreen loadtest run --plan "$OUT/plan.json" --host "http://127.0.0.1:$PORT" --login-seconds "${LOGIN:-60}" \
-      --timer-seconds "${TIMER:-30}" ${RECONNECT:+--reconnect} --out "$OUT/run" || true ;;
+      --staff-seconds "${STAFF:-20}" --timer-seconds "${TIMER:-30}" ${RECONNECT:+--reconnect} --out "$OUT/run" || true ;;
   capacity)
     $BIN/onscreen loadtest capacity --scenario common --host "http://127.0.0.1:$PORT" --start "${START:-100}" \
       --step "${STEP:-100}" --max "${MAX:-5000}" --items "${ITEMS:-30}" --login-seconds "${LOGIN:-60}" \
