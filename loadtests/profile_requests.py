@@ -10,7 +10,8 @@ other load on the machine, unlike wall time); statements are counted with an SQL
 PostgreSQL server on this host, the server's CPU is measured too: that of the backends serving the
 app's connections, read from /proc (``-`` where the server is elsewhere). ``--profile``
 prints a cProfile of one kind of request (by cumulative time; `SORT=tottime` in the environment
-sorts by each function's own time). The figures go to docs/performance.md by hand.
+sorts by each function's own time; `CLOCK=cpu` times CPU, leaving out the waits for the
+database). The figures go to docs/performance.md by hand.
 """
 from __future__ import annotations
 
@@ -124,7 +125,9 @@ def measure(app, client, csrf, position, requests: int, profile: str | None):
     for name, call in kinds.items():
         call()  # warm caches and templates
         cpu, counts = [], []
-        profiler = cProfile.Profile() if profile == name else None
+        # CLOCK=cpu: each function's CPU, not its wall time (which counts the waits for the database).
+        timer = time.process_time if os.environ.get("CLOCK") == "cpu" else time.perf_counter
+        profiler = cProfile.Profile(timer) if profile == name else None
         seen_backends = frozenset(backends)
         database_before = backend_cpu_seconds(seen_backends) if seen_backends else None
         for _ in range(requests):
