@@ -206,6 +206,28 @@ def test_a_timer_poll_that_changes_nothing_is_answered_with_one_read_and_no_lock
     assert len(statements) == 1 and "FROM attempts" in statements[0]
 
 
+def test_on_postgresql_a_quiet_poll_reads_outside_a_transaction_and_the_next_request_has_one(app, timer, clock):
+    if db.engine_for(app).dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (set ONSCREEN_TEST_DATABASE_URL): SQLite's transactions are in-process")
+    autocommit = []
+
+    def seen(conn, _cursor, statement, *_args):
+        autocommit.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    engine = db.engine_for(app)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        clock.advance(seconds=5)
+        assert timer.poll().status_code == 204
+        assert autocommit == [("SELECT", True)]  # no BEGIN and COMMIT around the one read
+        autocommit.clear()
+        # The pool hands the connection on as it was: a save is still one transaction.
+        assert timer.browser.answer(1, {"text": "an answer"}).status_code == 200
+        assert autocommit and not any(flag for _statement, flag in autocommit)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
 def test_the_timer_is_drawn_again_by_the_route_when_the_heartbeat_is_due(app, timer, clock, monkeypatch):
     reached = _reaches_route(monkeypatch)
     clock.advance(seconds=29)
