@@ -120,7 +120,7 @@ def _allowed(scenario: str, allowed_seconds: int | None) -> int:
 def _run_options(f):
     f = click.option("--host", required=True, help="The server to load, e.g. http://127.0.0.1:8000.")(f)
     f = click.option("--allow-remote", is_flag=True, help="Allow a host that is not this machine.")(f)
-    f = click.option("--staff-seconds", type=float, default=20, show_default=True,
+    f = click.option("--staff-seconds", type=click.FloatRange(min=0), default=20, show_default=True,
                      help="Exam day: the invigilators sign in within the first half of this, before any candidate "
                           "(0: with the candidates).")(f)
     f = click.option("--login-seconds", type=float, default=60, show_default=True,

@@ -198,6 +198,13 @@ def test_the_invigilators_arrive_before_the_candidates_and_the_day_moves_on_by_a
     assert Timeline.from_env({"scenario": "common", "allowed_seconds": 3600}).staff_seconds == 0
 
 
+def test_a_negative_setup_phase_is_refused_by_name(runner, tmp_path):
+    write_plan(synthetic_plan(PrepareOptions(candidates=3)), tmp_path / "plan.json")
+    result = runner.invoke(args=["loadtest", "run", "--plan", str(tmp_path / "plan.json"), "--host",
+                                 "http://127.0.0.1:9", "--staff-seconds", "-5"])
+    assert result.exit_code == 2 and "--staff-seconds" in result.output
+
+
 def test_only_this_machine_without_the_flag(runner, tmp_path):
     assert is_local("http://127.0.0.1:8000") and is_local("http://localhost:8000") and is_local("http://[::1]:80")
     assert not is_local("http://10.0.0.5:8000") and not is_local("https://exams.example.org")
