@@ -57,13 +57,29 @@ group_cpu() {
   done
   $BIN/python -c "print(round($ticks / $(getconf CLK_TCK), 2))"
 }
+# CPU seconds used so far by a PostgreSQL server on this host: its live processes and the
+# backends its postmaster has reaped (empty when there is none here). A backend that lived
+# before the run and ended during it counts whole: "about", not exact.
+postgres_cpu() {
+  local postmaster ticks=0 pid
+  postmaster=$(pgrep -o -x postgres) || return 0
+  for pid in $(pgrep -x postgres); do
+    [ -r "/proc/$pid/stat" ] && ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  ticks=$((ticks + $(awk '{print $16 + $17}' "/proc/$postmaster/stat")))
+  $BIN/python -c "print(round($ticks / $(getconf CLK_TCK), 2))"
+}
 cpu_report() {
-  local used requests
+  local used requests database
   used=$($BIN/python -c "print(round($(group_cpu) - $CPU_BEFORE, 2))")
   requests=$(find "$OUT" -name summary.json -exec $BIN/python -c 'import json,sys; print(sum(json.load(open(f))["total_requests"] for f in sys.argv[1:]))' {} + )
   requests=${requests:-0}
   CPU_USED=$used
   echo "server CPU: ${used} s for ${requests} requests: $($BIN/python -c "print(round(1000 * $used / max(1, $requests), 2))") ms per request" | tee "$OUT/server_cpu.txt"
+  if [ "$DB" = postgres ] && [ -n "${PG_CPU_BEFORE:-}" ] && database=$(postgres_cpu) && [ -n "$database" ]; then
+    database=$($BIN/python -c "print(round($database - $PG_CPU_BEFORE, 2))")
+    echo "PostgreSQL CPU (this host, about): ${database} s: $($BIN/python -c "print(round(1000 * $database / max(1, $requests), 2))") ms per request" | tee -a "$OUT/server_cpu.txt"
+  fi
 }
 SPIES=()
 start_spies() {
@@ -111,6 +127,7 @@ ONSCREEN_BIND=127.0.0.1:$PORT setsid $BIN/onscreen serve >"$OUT/server.log" 2>&1
 SERVER=$!
 wait_for "http://127.0.0.1:$PORT/healthz"
 CPU_BEFORE=$(group_cpu)
+[ "$DB" = postgres ] && PG_CPU_BEFORE=$(postgres_cpu)
 start_spies
 case "$WHAT" in
   examday)
