@@ -61,14 +61,30 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "onscreen.db")
     if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _instance_secret(instance_path)
+    if not settings["SECRET_KEY"]:
         if settings["DEBUG"] or settings["TESTING"]:
             settings["SECRET_KEY"] = DEVELOPMENT_SECRET
         else:
             raise ConfigurationError(
-                "ONSCREEN_SECRET_KEY is not set. Set it to a long random value "
+                "ONSCREEN_SECRET_KEY is not set and there is no secret_key file in the instance folder "
+                f"({instance_path}). Set it to a long random value "
                 "(python -c 'import secrets; print(secrets.token_hex(32))'), "
                 "or set ONSCREEN_DEBUG=1 for a development server."
             )
     if settings["SECRET_KEY"] == DEVELOPMENT_SECRET and not (settings["DEBUG"] or settings["TESTING"]):
         raise ConfigurationError("ONSCREEN_SECRET_KEY is the development placeholder; set a real secret.")
     return settings
+
+
+def _instance_secret(instance_path: str) -> str | None:
+    """The secret ``make run`` keeps in the instance folder (``secret_key``), so the ``onscreen``
+    commands run beside its server (``loadtest prepare``, ``db backup``) sign and check with the
+    same key without it being exported first. The environment's key, when set, wins."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"{path}: cannot read the secret key ({error}).") from error

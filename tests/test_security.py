@@ -73,11 +73,33 @@ def test_session_cookie_is_httponly_and_samesite(app, demo, candidate_factory):
 def test_refuses_to_start_without_a_secret(monkeypatch, tmp_path):
     monkeypatch.delenv("ONSCREEN_SECRET_KEY", raising=False)
     monkeypatch.delenv("ONSCREEN_DEBUG", raising=False)
+    monkeypatch.setenv("ONSCREEN_INSTANCE_PATH", str(tmp_path / "instance"))  # no secret_key file there
     with pytest.raises(ConfigurationError, match="ONSCREEN_SECRET_KEY"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     with pytest.raises(ConfigurationError, match="placeholder"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "dev-only-not-secret"})
     create_app({**TEST_SETTINGS, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_the_commands_beside_make_run_use_the_secret_in_the_instance_folder(monkeypatch, tmp_path):
+    """`make run` keeps its secret in instance/secret_key: `onscreen loadtest prepare` (or any
+    command) run in another terminal signs with the same key, unexported; the environment wins."""
+    monkeypatch.delenv("ONSCREEN_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ONSCREEN_DEBUG", raising=False)
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "secret_key").write_text("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6\n", encoding="utf-8")
+    monkeypatch.setenv("ONSCREEN_INSTANCE_PATH", str(instance))
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["SECRET_KEY"] == "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
+    monkeypatch.setenv("ONSCREEN_SECRET_KEY", "from-the-environment-0123456789abcdef")
+    assert create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}).config["SECRET_KEY"] == (
+        "from-the-environment-0123456789abcdef")
+    monkeypatch.delenv("ONSCREEN_SECRET_KEY")
+    (instance / "secret_key").unlink()
+    (instance / "secret_key").mkdir()  # unreadable as a file: a clear error naming it
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
 
 
 def test_keycode_guessing_is_stopped_and_the_real_candidate_still_gets_in(app, demo, candidate_factory):
