@@ -28,9 +28,9 @@ from engine.attempt_states import (
     ABSENT, ENDED, FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, STARTED, SUBMITTED, TIMED_OUT, VOIDED,
     WAITING, WITHDRAWN, check_move, move, outcome_for,
 )
-from engine.audit import record, record_written
+from engine.audit import record, record_written_many
 from engine import marking
-from engine.marking import mark_attempt
+from engine.marking import mark_attempts
 from engine.db import EXTENSION_KEY
 from engine.plugins import item_type, plugin_manager
 
@@ -459,6 +459,25 @@ def reload_for_write(db: Session, attempt_id: int) -> models.Attempt | None:
     return linked(db.execute(_RELOAD_FOR_WRITE, {"attempt_id": attempt_id}).one_or_none())
 
 
+#: Several attempts as they are now (the session's copies refreshed), in id order: a room's
+#: time-outs, finished together (engine/time_outs.py). The same for a write transaction, with
+#: their rows locked on PostgreSQL (always in id order, so two such batches cannot deadlock).
+_MANY_WITH_CONTEXT = (with_context_where(_A.id.in_(bindparam("attempt_ids", expanding=True))).order_by(_A.id)
+                      .execution_options(populate_existing=True))
+_RELOAD_MANY_FOR_WRITE = _MANY_WITH_CONTEXT.with_for_update(of=_A)
+
+
+def load_many_with_context(db: Session, attempt_ids: list[int]) -> list[models.Attempt]:
+    """These attempts as they are now, with their surroundings, in one statement, in id order."""
+    return [linked(row) for row in db.execute(_MANY_WITH_CONTEXT, {"attempt_ids": list(attempt_ids)})]
+
+
+def reload_many_for_write(db: Session, attempt_ids: list[int]) -> list[models.Attempt]:
+    """:func:`load_many_with_context` in the caller's write transaction (their rows locked on
+    PostgreSQL)."""
+    return [linked(row) for row in db.execute(_RELOAD_MANY_FOR_WRITE, {"attempt_ids": list(attempt_ids)})]
+
+
 # --- finishing ----------------------------------------------------------------------------------------
 
 
@@ -466,24 +485,51 @@ def finish(db: Session, attempt: models.Attempt, reason: str, now: dt.datetime, 
            prepared: marking.Prepared | None = None) -> None:
     """Finish and mark the attempt with the latest saved answer of every item (``prepared``: its
     marks worked out before this transaction, used if no save has landed since)."""
-    if attempt.state == FINISHED:
-        return
-    started = attempt.state in STARTED
-    check_move(attempt.state, FINISHED)
-    finish_reason = reason if started or reason in (WITHDRAWN, VOIDED) else ABSENT
-    # Never later than the deadline: a finish in the grace for saves in flight is still on time.
-    finished_at = now if attempt.deadline_at is None else min(now, attempt.deadline_at)
-    if started:
-        # No ledger re-read: a finished attempt has no deadline, whatever the ledger would say.
-        db.connection().execute(_INSERT_TIME_EVENT, {"attempt_id": attempt.id, "kind": timing.FINISH,
-                                                     "at": finished_at, "actor": actor, "reason": reason})
-    _write_finished(db, attempt, {"state": FINISHED, "finish_reason": finish_reason,
-                                  "outcome": outcome_for(finish_reason), "break_requested_at": None,
-                                  "finished_at": finished_at, "deadline_at": None})
-    if started:
-        mark_attempt(db, attempt, now, prepared)
-        db.info.setdefault(_FINISHED_KEY, []).append((attempt.id, attempt.finish_reason))
-    record_written(db, actor, "attempt.finish", f"attempt:{attempt.id}", now, detail={"reason": attempt.finish_reason})
+    finish_many(db, [(attempt, prepared)], reason, now, actor)
+
+
+def finish_many(db: Session, finishing: list[tuple[models.Attempt, marking.Prepared | None]], reason: str,
+                now: dt.datetime, actor: str) -> list[models.Attempt]:
+    """Finish and mark these attempts (each with its ``prepared`` marks, or None) in the caller's
+    write transaction, each kind of row in one statement for them all: a room's time-outs or the
+    end of a sitting write as many statements as one finish (engine/time_outs.py). Returns the
+    attempts this call finished (one already finished is left as it is)."""
+    finished, marked = [], []
+    time_events, attempt_rows, audit_rows = [], [], []
+    for attempt, prepared in finishing:
+        if attempt.state == FINISHED:
+            continue
+        started = attempt.state in STARTED
+        check_move(attempt.state, FINISHED)
+        finish_reason = reason if started or reason in (WITHDRAWN, VOIDED) else ABSENT
+        # Never later than the deadline: a finish in the grace for saves in flight is still on time.
+        finished_at = now if attempt.deadline_at is None else min(now, attempt.deadline_at)
+        if started:
+            # No ledger re-read: a finished attempt has no deadline, whatever the ledger would say.
+            time_events.append({"attempt_id": attempt.id, "kind": timing.FINISH, "at": finished_at,
+                                "actor": actor, "reason": reason})
+            marked.append((attempt, prepared))
+        values = {"state": FINISHED, "finish_reason": finish_reason, "outcome": outcome_for(finish_reason),
+                  "break_requested_at": None, "finished_at": finished_at, "deadline_at": None}
+        attempt_rows.append({"attempt_id": attempt.id, **{f"new_{name}": value for name, value in values.items()}})
+        # Set on the loaded attempt as written, so the commit has nothing of it to flush (a
+        # change the caller made to it still is).
+        for name, value in values.items():
+            set_committed_value(attempt, name, value)
+        audit_rows.append({"at": now, "actor": actor, "action": "attempt.finish", "subject": f"attempt:{attempt.id}",
+                           "reason": None, "detail": {"reason": finish_reason}})
+        finished.append(attempt)
+    if not finished:
+        return finished
+    connection = db.connection()
+    if time_events:
+        connection.execute(_INSERT_TIME_EVENT, time_events)
+    connection.execute(_WRITE_FINISHED, attempt_rows)
+    if marked:
+        mark_attempts(db, marked, now)
+        db.info.setdefault(_FINISHED_KEY, []).extend((attempt.id, attempt.finish_reason) for attempt, _ in marked)
+    record_written_many(db, audit_rows)
+    return finished
 
 
 _a = models.Attempt.__table__
@@ -495,15 +541,6 @@ _FINISHED_COLUMNS = ("state", "finish_reason", "outcome", "break_requested_at", 
 _WRITE_FINISHED = (update(_a).where(_a.c.id == bindparam("attempt_id"))
                    .values({name: bindparam(f"new_{name}", type_=_a.c[name].type) for name in _FINISHED_COLUMNS}))
 _INSERT_TIME_EVENT = insert(models.TimeEvent.__table__)
-
-
-def _write_finished(db: Session, attempt: models.Attempt, values: dict) -> None:
-    """Write the finish's columns of the attempt now, and set them on it as loaded, so the commit
-    has nothing of the attempt's to flush (a change the caller made to it still is)."""
-    db.connection().execute(_WRITE_FINISHED, {"attempt_id": attempt.id,
-                                              **{f"new_{name}": value for name, value in values.items()}})
-    for name, value in values.items():
-        set_committed_value(attempt, name, value)
 
 
 def is_expired(attempt: models.Attempt, now: dt.datetime, grace_seconds: int) -> bool:
@@ -571,17 +608,14 @@ def end_sitting(db: Session, sitting: models.Sitting, actor: str, now: dt.dateti
     """End the room: every attempt finishes with its latest saves. Returns how many finished."""
     if sitting.state == "ended":
         raise NotAccepted("This sitting has already ended.")
-    finished = 0
     # The room's attempts with their entries, forms and results in three queries, not several
-    # lazy loads per candidate; marking then reads only the settings and versions not yet read.
+    # lazy loads per candidate; marking then reads only the settings and versions not yet read,
+    # and each kind of row is written in one statement for the room.
     room = db.scalars(select(models.Attempt).join(models.Entry).where(models.Entry.sitting_id == sitting.id)
                       .order_by(models.Entry.id)
                       .options(contains_eager(models.Attempt.entry), selectinload(models.Attempt.form_items),
                                selectinload(models.Attempt.result))).all()
-    for attempt in room:
-        if attempt.state != FINISHED:
-            finish(db, attempt, ENDED, now, actor)
-            finished += 1
+    finished = len(finish_many(db, [(attempt, None) for attempt in room], ENDED, now, actor))
     sitting.state, sitting.ended_at = "ended", now
     record(db, actor, "sitting.end", f"sitting:{sitting.id}", now, reason=reason, detail={"finished": finished})
     return finished

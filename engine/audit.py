@@ -17,12 +17,12 @@ def record(db: Session, actor: str, action: str, subject: str, now: dt.datetime,
 _INSERT = insert(models.AuditEvent.__table__)
 
 
-def record_written(db: Session, actor: str, action: str, subject: str, now: dt.datetime,
-                   reason: str | None = None, detail: dict | None = None) -> None:
-    """:func:`record`, written at once in the caller's write transaction (one INSERT, nothing
-    left for the session to flush): for the finish, which writes all its rows this way because
-    at a deadline a whole room finishes at once and the unit of work's flush of them cost more
-    than the statements (docs/performance.md, session 17). Only inside ``db.writing``, whose
-    rollback undoes it: the session does not know of the row."""
-    db.connection().execute(_INSERT, {"at": now, "actor": actor, "action": action, "subject": subject,
-                                      "reason": reason, "detail": detail or {}})
+def record_written_many(db: Session, rows: list[dict]) -> None:
+    """Records (each a dict of ``at``, ``actor``, ``action``, ``subject``, ``reason`` and ``detail``)
+    written at once in the caller's write transaction, in one INSERT, nothing left for the
+    session to flush: for the finish, which writes all its rows this way because at a deadline a
+    whole room finishes at once and the unit of work's flush of them cost more than the
+    statements (docs/performance.md, sessions 17 and 19). Only inside ``db.writing``, whose
+    rollback undoes them: the session does not know of the rows."""
+    if rows:
+        db.connection().execute(_INSERT, rows)

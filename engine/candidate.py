@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import Text, bindparam, cast, select
 
-from engine import attempts, auth, clock, db, errors, item_versions, lock_web, marking, models, ratelimit
+from engine import attempts, auth, clock, db, errors, item_versions, lock_web, marking, models, ratelimit, time_outs
 from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, READY, WAITING
 from engine.plugins import item_type
 from engine.security import secrets_match
@@ -101,16 +101,15 @@ def _sweep_if_expired(attempt: models.Attempt) -> models.Attempt:
     """Finish a timed-out attempt on the candidate's own poll (lazy finishing).
 
     Only once the grace for saves in flight has passed (until then there is nothing to do, and
-    at a deadline every poll in the room would take the write lock for nothing), and with the
-    marks worked out before the write lock: at a deadline a whole room finishes at once."""
+    at a deadline every poll in the room would take the write lock for nothing). At a deadline a
+    whole room's time runs out at once: the first poll finishes every timed-out attempt of the
+    room together, their marks worked out before the write lock (engine/time_outs.py)."""
     session_db = db.session()
     now = clock.now(session_db)
     grace = current_app.config["SAVE_GRACE_SECONDS"]
-    prepared = attempts.prepare_time_out(session_db, attempt, now, grace)
-    if prepared is not None:
-        with db.writing(session_db):
-            attempt = load_attempt(for_update=True)
-            attempts.finish_if_expired(session_db, attempt, now, grace, prepared)
+    if attempts.is_expired(attempt, now, grace):
+        time_outs.finish_room(session_db, attempt, now, grace)
+        attempt = load_attempt()  # as it is now: the session's copy was read again
     return attempt
 
 

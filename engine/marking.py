@@ -193,6 +193,20 @@ def marking_cells(db: Session, attempt_id: int) -> tuple:
     return tuple(db.execute(_MARKING_CELLS, {"attempt_id": attempt_id}))
 
 
+_MARKING_CELLS_MANY = (select(_FI.attempt_id, _FI.id, _FI.item_version_id, _FI.marked_version_id, _FI.current_response)
+                       .where(_FI.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
+                       .order_by(_FI.attempt_id, _FI.position))
+
+
+def marking_cells_many(db: Session, attempt_ids: list[int]) -> dict[int, tuple]:
+    """:func:`marking_cells` of several attempts (attempt id -> its cells), in one statement: a
+    room's time-outs are marked together (engine/time_outs.py)."""
+    cells: dict[int, list] = {attempt_id: [] for attempt_id in attempt_ids}
+    for row in db.execute(_MARKING_CELLS_MANY, {"attempt_ids": list(attempt_ids)}):
+        cells[row.attempt_id].append(row)
+    return {attempt_id: tuple(rows) for attempt_id, rows in cells.items()}
+
+
 def rows_for(db: Session, attempt: models.Attempt, versions: dict[int, models.ItemVersion] | None = None,
              form_items=None) -> list[ItemRow]:
     """The attempt's items as marking sees them; ``versions`` (form item id -> version) marks some
@@ -233,16 +247,21 @@ class Prepared:
     form_items: tuple
 
 
-def prepare(db: Session, attempt: models.Attempt) -> Prepared:
+def prepare(db: Session, attempt: models.Attempt,
+            outcomes: list[tuple[str, str, list[tuple[str, str]]]] | None = None,
+            form_items: tuple | None = None) -> Prepared:
     """Mark the attempt without writing anything, for :func:`mark_attempt` to store later.
 
     A time-out finish marks answers that can no longer change (saves are refused once the
     deadline and the grace have passed), so the reading and the marking, most of a finish's
     work, can be done before the write lock instead of inside it, where on SQLite every other
-    writer of the centre waits (docs/performance.md)."""
-    form_items = marking_cells(db, attempt.id)
-    figures = compute(outcomes_of(db, attempt.entry.sitting.specification.unit_id),
-                      rows_for(db, attempt, form_items=form_items))
+    writer of the centre waits (docs/performance.md). ``outcomes`` (the unit's) and ``form_items``
+    (:func:`marking_cells`): read already, for a room's attempts together."""
+    if form_items is None:
+        form_items = marking_cells(db, attempt.id)
+    if outcomes is None:
+        outcomes = outcomes_of(db, attempt.entry.sitting.specification.unit_id)
+    figures = compute(outcomes, rows_for(db, attempt, form_items=form_items))
     return Prepared(attempt.last_seq, figures, form_items)
 
 
@@ -256,12 +275,17 @@ _STORE_ITEM_MARKS = (update(_fi).where(_fi.c.id == bindparam("form_item_id"))
 _MARK_COLUMNS = ("marks_awarded", "marks_available", "mark_outcome", "marked_version_id")
 
 
-def _store_item_marks(db: Session, form_items: tuple, marks: list[Mark]) -> None:
+def _item_mark_rows(form_items: tuple, marks: list[Mark]) -> list[dict]:
+    """The rows :func:`_store_item_marks` writes: ``form_items`` (rows or objects with ``id`` and
+    the versions) in the order of ``marks``."""
+    return [{"form_item_id": fi.id, "awarded": mark.awarded, "available": mark.available, "outcome": mark.outcome,
+             "version_id": marked_version_id(fi)} for fi, mark in zip(form_items, marks, strict=True)]
+
+
+def _store_item_marks(db: Session, rows: list[dict]) -> None:
     """Write each form item's mark (in the caller's transaction) and set any of them the session
     has loaded to the same values, as committed, so it neither reads them again nor writes them
-    twice. ``form_items``: rows or objects with ``id`` and the versions, in the order of ``marks``."""
-    rows = [{"form_item_id": fi.id, "awarded": mark.awarded, "available": mark.available, "outcome": mark.outcome,
-             "version_id": marked_version_id(fi)} for fi, mark in zip(form_items, marks, strict=True)]
+    twice."""
     if not rows:
         return
     db.connection().execute(_STORE_ITEM_MARKS, rows)
@@ -274,18 +298,19 @@ def _store_item_marks(db: Session, form_items: tuple, marks: list[Mark]) -> None
 
 
 _r = models.Result.__table__
-#: Built once. Whether an attempt has a result, as a row: the relationship's lazy load cost
+#: Built once. Which of some attempts have a result, as rows: the relationship's lazy load cost
 #: three times as much, inside the write lock of every finish (docs/performance.md, session 16).
-_RESULT_ID = select(_r.c.attempt_id).where(_r.c.attempt_id == bindparam("attempt_id"))
+_RESULT_IDS = select(_r.c.attempt_id).where(_r.c.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
 _INSERT_RESULT = insert(_r)
 
 
-def _result_of(db: Session, attempt: models.Attempt) -> models.Result | None:
-    """The attempt's result, if it has one. A first finish (nearly every one) has none, and a
-    row says so; otherwise the relationship loads it as usual."""
-    if "result" in inspect(attempt).unloaded and db.execute(_RESULT_ID, {"attempt_id": attempt.id}).first() is None:
-        return None
-    return attempt.result
+def _results_of(db: Session, attempts: list[models.Attempt]) -> dict[int, models.Result]:
+    """The results these attempts already have. A first finish (nearly every one) has none, and
+    one statement for them all says so; an attempt whose result is loaded answers itself."""
+    unloaded = [attempt.id for attempt in attempts if "result" in inspect(attempt).unloaded]
+    having = set(db.scalars(_RESULT_IDS, {"attempt_ids": unloaded})) if unloaded else set()
+    return {attempt.id: attempt.result for attempt in attempts
+            if ("result" not in inspect(attempt).unloaded or attempt.id in having) and attempt.result is not None}
 
 
 def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
@@ -294,34 +319,50 @@ def mark_attempt(db: Session, attempt: models.Attempt, now: dt.datetime,
 
     ``prepared`` (from :func:`prepare`) is used when no save has landed since it was made; the
     attempt must have been read afresh in this transaction for that check to mean anything."""
-    spec = attempt.entry.sitting.specification
-    if prepared is not None and prepared.last_seq == attempt.last_seq:
-        # No save since: the answers marked are the ones stored.
-        figures, form_items = prepared.figures, prepared.form_items
-    else:
-        # Not prepared, or a save landed in between: read the answers as they are now.
-        form_items = marking_cells(db, attempt.id)
-        figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt, form_items=form_items))
-    _store_item_marks(db, form_items, figures.marks)
-    values = {"total": figures.total, "available": figures.available, "pass_mark": spec.pass_mark,
-              "passed": figures.total >= spec.pass_mark, "by_outcome": _as_text(figures.by_outcome),
-              "by_criterion": _as_text(figures.by_criterion),
-              "status": PROVISIONAL if figures.provisional else CONFIRMED, "marked_at": now}
+    return mark_attempts(db, [(attempt, prepared)], now)[0]
+
+
+def mark_attempts(db: Session, marking: list[tuple[models.Attempt, Prepared | None]],
+                  now: dt.datetime) -> list[models.Result]:
+    """:func:`mark_attempt` for several attempts, each kind of row written in one statement for
+    them all (a room's time-outs finish together: engine/time_outs.py). Returns their results,
+    in order."""
     with db.no_autoflush:  # what is pending is flushed once, at the commit
-        result = _result_of(db, attempt)
-    if result is not None:  # marked again (a regrade, a hand mark): the session writes the change
-        for name, value in values.items():
-            setattr(result, name, value)
-        return result
-    # A first result (every finish): written now, as the rest of the finish is, and held by the
-    # session as loaded, so the commit has nothing to flush (docs/performance.md, session 17).
-    values.update(attempt_id=attempt.id, released_at=None)
-    db.connection().execute(_INSERT_RESULT, values)
-    result = models.Result(**values)
-    make_transient_to_detached(result)
-    db.add(result)
-    set_committed_value(attempt, "result", result)
-    return result
+        existing = _results_of(db, [attempt for attempt, _ in marking])
+    mark_rows, new_results, results = [], [], []
+    for attempt, prepared in marking:
+        spec = attempt.entry.sitting.specification
+        if prepared is not None and prepared.last_seq == attempt.last_seq:
+            # No save since: the answers marked are the ones stored.
+            figures, form_items = prepared.figures, prepared.form_items
+        else:
+            # Not prepared, or a save landed in between: read the answers as they are now.
+            form_items = marking_cells(db, attempt.id)
+            figures = compute(outcomes_of(db, spec.unit_id), rows_for(db, attempt, form_items=form_items))
+        mark_rows.extend(_item_mark_rows(form_items, figures.marks))
+        values = {"total": figures.total, "available": figures.available, "pass_mark": spec.pass_mark,
+                  "passed": figures.total >= spec.pass_mark, "by_outcome": _as_text(figures.by_outcome),
+                  "by_criterion": _as_text(figures.by_criterion),
+                  "status": PROVISIONAL if figures.provisional else CONFIRMED, "marked_at": now}
+        result = existing.get(attempt.id)
+        if result is not None:  # marked again (a regrade, a hand mark): the session writes the change
+            for name, value in values.items():
+                setattr(result, name, value)
+        else:
+            # A first result (every finish): written below, as the rest of the finish is, and held
+            # by the session as loaded, so the commit has nothing to flush (docs/performance.md,
+            # session 17).
+            values.update(attempt_id=attempt.id, released_at=None)
+            new_results.append(values)
+            result = models.Result(**values)
+            make_transient_to_detached(result)
+            db.add(result)
+            set_committed_value(attempt, "result", result)
+        results.append(result)
+    _store_item_marks(db, mark_rows)
+    if new_results:
+        db.connection().execute(_INSERT_RESULT, new_results)
+    return results
 
 
 def outcome_label(attempt: models.Attempt) -> str:

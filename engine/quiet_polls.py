@@ -42,7 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.http import parse_cookie
 
 from engine import candidate_tools, db, models, security
-from engine.attempt_states import IN_PROGRESS, ON_BREAK, PAUSED, WAITING
+from engine.attempt_states import FINISHED, IN_PROGRESS, ON_BREAK, PAUSED, WAITING
 from engine.candidate import HEARTBEAT_SECONDS
 
 #: The headers of every candidate answer (engine/security.py), on an empty one (a 204 carries no
@@ -113,18 +113,19 @@ class QuietPolls:
 
     def _finish_answer(self, environ, shown_deadline: dt.datetime):
         """For a timer showing a deadline that has passed: on to the done page once the
-        attempt's own deadline (extra time may have moved it) and the grace are over, else None
-        (the route shows 0 through the grace, or the new time). In the grace, by the deadline
-        shown, without the read: the whole room polls then."""
+        attempt's own deadline (extra time may have moved it) and the grace are over, or once it
+        is finished (the first poll of the room finished the room's time-outs together:
+        engine/time_outs.py), else None (the route shows 0 through the grace, or the new time).
+        In the grace, by the deadline shown, without the read: the whole room polls then."""
         grace = dt.timedelta(seconds=self.app.config["SAVE_GRACE_SECONDS"])
         if shown_deadline + grace >= self._now(None):
             return None
-        seen = self._attempt(environ, (IN_PROGRESS,))
+        seen = self._attempt(environ, (IN_PROGRESS, FINISHED))
         if seen is None:
             return None
         row, now, _session = seen
-        if row.deadline_at is None or now <= row.deadline_at + grace:  # attempts.is_expired's rule
-            return None
+        if row.state == IN_PROGRESS and (row.deadline_at is None or now <= row.deadline_at + grace):
+            return None  # attempts.is_expired's rule
         done = self.app.url_map.bind_to_environ(environ).build("candidate.done")
         return "200 OK", [*MOVE_ON, ("HX-Redirect", done)]
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
-from engine import attempts, db, lock_web, models, quiet_polls
+from engine import attempts, db, lock_web, models, quiet_polls, time_outs
 
 from invigilation_support import correct_fields, remaining
 from locks_support import CENTRE_NET, HX, INSIDE, OUTSIDE, attempt_of, from_address, set_centre_ranges, set_locks
@@ -351,6 +351,24 @@ def test_once_the_grace_is_over_the_timer_is_sent_to_the_done_page_which_finishe
     assert attempt.result is not None
 
 
+def test_a_timer_whose_attempt_a_room_mate_finished_is_sent_to_the_done_page_in_front_of_flask(
+        app, timer, clock, statements, monkeypatch):
+    """The first poll of a room finishes the room's time-outs together (engine/time_outs.py): the
+    others' polls then find their attempt finished, and go to the done page as before."""
+    _to_the_deadline(app, timer, clock)
+    now = clock.advance(seconds=5 + app.config["SAVE_GRACE_SECONDS"] + 1)
+    attempt_id = attempt_of(app, "0001").id
+    with app.app_context():
+        session = db.new_session(app)
+        assert time_outs.finish_together(session, [attempt_id], now, app.config["SAVE_GRACE_SECONDS"]) == [attempt_id]
+        session.close()
+    statements.clear()
+    monkeypatch.setattr(lock_web, "guard", lambda: pytest.fail("the poll reached Flask"))
+    answer = timer.poll()
+    assert answer.status_code == 200 and answer.headers["HX-Redirect"] == "/test/done"
+    assert len(statements) == 1 and "FROM attempts" in statements[0]
+
+
 def test_a_finish_the_database_cannot_take_now_shows_time_up_and_tries_again(app, timer, clock, monkeypatch):
     _to_the_deadline(app, timer, clock)
     clock.advance(seconds=5 + app.config["SAVE_GRACE_SECONDS"] + 1)
@@ -358,7 +376,7 @@ def test_a_finish_the_database_cannot_take_now_shows_time_up_and_tries_again(app
 
     def refused(*_args, **_kwargs):
         raise OperationalError("UPDATE attempts", {}, sqlite3.OperationalError("database is locked"))
-    monkeypatch.setattr(attempts, "finish_if_expired", refused)
+    monkeypatch.setattr(attempts, "finish_many", refused)
     page = timer.browser.client.get("/test/done")
     text = page.get_data(as_text=True)
     assert page.status_code == 503 and "Time is up" in text and 'hx-get="/test/done"' in text

@@ -1,0 +1,212 @@
+"""A room's time-outs finish together (engine/time_outs.py): the first screen to find its time up
+finishes every timed-out attempt of its room in one write transaction, each exactly as a finish
+of its own would (marks, result, FINISH event, audit record), and leaves alone the candidates
+with time left, other rooms, and anyone a rival finisher got to first."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+from sqlalchemy import event, func, select
+
+from engine import attempts, db, marking, models, sweeper, time_outs, timing
+from engine.attempt_states import ENDED, IN_PROGRESS
+
+from test_finish_cost import answer_some, assert_finished_and_marked, counted, open_room, start_room
+
+HX = {"HX-Request": "true"}
+
+
+def states(app, attempt_ids) -> dict[int, str]:
+    with app.app_context():
+        session = db.new_session(app)
+        found = dict(session.execute(select(models.Attempt.id, models.Attempt.state)
+                                     .where(models.Attempt.id.in_(list(attempt_ids)))).all())
+        session.close()
+    return found
+
+
+def finish_records(app, attempt_id: int) -> tuple[int, int]:
+    """How many ``attempt.finish`` audit records and FINISH time events the attempt has."""
+    with app.app_context():
+        session = db.new_session(app)
+        audits = session.scalar(select(func.count()).select_from(models.AuditEvent).where(
+            models.AuditEvent.action == "attempt.finish", models.AuditEvent.subject == f"attempt:{attempt_id}"))
+        events = session.scalar(select(func.count()).select_from(models.TimeEvent).where(
+            models.TimeEvent.attempt_id == attempt_id, models.TimeEvent.kind == timing.FINISH))
+        session.close()
+    return audits, events
+
+
+@contextlib.contextmanager
+def sent(app):
+    """Every SQL statement the block sends, as sent (an executemany once)."""
+    statements: list[str] = []
+
+    def _sent(_conn, _cursor, statement, *_args):
+        statements.append(statement.lstrip().split(None, 1)[0].upper() + " " + statement)
+    engine = db.engine_for(app)
+    event.listen(engine, "before_cursor_execute", _sent)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", _sent)
+
+
+def writes(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith(("INSERT ", "UPDATE ", "DELETE "))]
+
+
+def finish_room_of(app, attempt_id: int, now: dt.datetime) -> None:
+    """What the first finishing poll of a room does, in a session of its own."""
+    with app.app_context():
+        session = db.new_session(app)
+        try:
+            attempt = attempts.load_with_context(session, attempt_id)
+            time_outs.finish_room(session, attempt, now, app.config["SAVE_GRACE_SECONDS"])
+            assert attempt.state != IN_PROGRESS  # the caller's copy is as the database has it
+        finally:
+            session.close()
+
+
+def test_the_first_poll_after_the_deadline_finishes_the_room_in_one_write(app, demo, candidate_factory, invigilator,
+                                                                           clock):
+    browsers = {number: candidate_factory(number) for number in ("0001", "0002", "0003", "0004", "0005", "0006")}
+    for browser in browsers.values():
+        browser.sign_in()
+        browser.confirm()
+    invigilator.start(demo["sitting_id"])
+    other_room = open_room(app, 2, clock.now, "6")
+    others = dict(start_room(app, other_room, clock.now))
+    with app.app_context():
+        session = db.new_session(app)
+        room = {a.entry.candidate.candidate_number: (a.id, a.deadline_at) for a in session.scalars(
+            select(models.Attempt).join(models.Entry).where(models.Entry.sitting_id == demo["sitting_id"]))}
+        session.close()
+    answer_some(app, demo["sitting_id"], clock.advance(minutes=5))
+    # Five have 45 minutes; 0002 has 25 % extra time, so is still writing.
+    clock.now = room["0001"][1] + dt.timedelta(seconds=app.config["SAVE_GRACE_SECONDS"] + 1)
+    assert room["0002"][1] > clock.now
+    with sent(app) as statements, counted(app, in_write_lock_only=True) as written:
+        page = browsers["0001"].client.get("/test/done")
+    assert page.status_code == 200 and "Time ran out" in page.get_data(as_text=True)
+    if db.engine_for(app).dialect.name == "sqlite":
+        assert statements.count("BEGIN BEGIN IMMEDIATE") == 1, statements  # one write transaction
+    # The five attempts' rows: their FINISH events, the attempts, every form item's marks, the
+    # results and the audit records, one statement each for the room.
+    assert len(writes(statements)) == 5, writes(statements)
+    # With the attempts read again and the result check.
+    assert written["n"] <= 8, written["n"]
+    for number in ("0001", "0003", "0004", "0005", "0006"):
+        assert_finished_and_marked(app, *room[number])
+        assert finish_records(app, room[number][0]) == (1, 1)
+    assert states(app, [room["0002"][0]]) == {room["0002"][0]: IN_PROGRESS}  # time left: untouched
+    assert set(states(app, others).values()) == {IN_PROGRESS}  # another room: its own polls finish it
+    # 0003's own poll now only shows the page: nothing left to write.
+    with counted(app, in_write_lock_only=True) as later:
+        page = browsers["0003"].client.get("/test/done")
+    assert page.status_code == 200 and "Time ran out" in page.get_data(as_text=True)
+    assert later["n"] == 0, later["n"]
+    assert finish_records(app, room["0003"][0]) == (1, 1)
+
+
+def test_a_hall_larger_than_a_batch_finishes_in_batches_the_pollers_own_first(app, demo, clock, monkeypatch):
+    monkeypatch.setattr(time_outs, "BATCH", 3)
+    sitting_id = open_room(app, 8, clock.now, "4")
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    now = clock.advance(hours=2)
+    ids = sorted(deadlines)
+    finish_room_of(app, ids[-1], now)
+    finished = {i for i, state in states(app, ids).items() if state != IN_PROGRESS}
+    assert finished == {*ids[:3], ids[-1]}
+    finish_room_of(app, ids[4], now)
+    finished = {i for i, state in states(app, ids).items() if state != IN_PROGRESS}
+    assert finished == {*ids[:6], ids[-1]}
+    assert sweeper.sweep(app) == 1  # the last one, whoever finishes it
+    for attempt_id, deadline in deadlines.items():
+        assert_finished_and_marked(app, attempt_id, deadline)
+        assert finish_records(app, attempt_id) == (1, 1)
+
+
+def test_someone_elses_attempt_that_cannot_be_marked_does_not_hold_up_the_pollers_finish(app, demo, clock,
+                                                                                          monkeypatch):
+    sitting_id = open_room(app, 3, clock.now, "3")
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    now = clock.advance(hours=2)
+    own, broken, fine = sorted(deadlines)
+    prepare = marking.prepare
+
+    def failing(session, attempt, *args):
+        if attempt.id == broken:
+            raise ValueError("an answer its item type cannot mark")
+        return prepare(session, attempt, *args)
+    monkeypatch.setattr(marking, "prepare", failing)
+    finish_room_of(app, own, now)
+    assert states(app, deadlines) == {own: "finished", broken: IN_PROGRESS, fine: IN_PROGRESS}
+    assert_finished_and_marked(app, own, deadlines[own])
+    monkeypatch.undo()
+    finish_room_of(app, fine, now)  # the next poll of the room finishes the rest
+    for attempt_id, deadline in deadlines.items():
+        assert_finished_and_marked(app, attempt_id, deadline)
+        assert finish_records(app, attempt_id) == (1, 1)
+
+
+def test_a_rival_that_finished_the_room_first_is_not_finished_again(app, demo, clock, monkeypatch):
+    """Two server processes' polls of one room both work out the room's marks; the one whose
+    write comes second finds every attempt finished and writes nothing."""
+    sitting_id = open_room(app, 3, clock.now, "2")
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    now = clock.advance(hours=2)
+    ids = sorted(deadlines)
+    prepare, prepared = marking.prepare, []
+    grace = app.config["SAVE_GRACE_SECONDS"]
+
+    def then_a_rival(session, attempt, *args):
+        result = prepare(session, attempt, *args)
+        prepared.append(attempt.id)
+        if len(prepared) == len(ids):  # this finisher has worked out every mark; its write is next
+            with app.app_context():
+                rival = db.new_session(app)
+                try:
+                    assert time_outs.finish_together(rival, ids, now, grace) == ids
+                finally:
+                    rival.close()
+        return result
+    monkeypatch.setattr(marking, "prepare", then_a_rival)
+    with app.app_context():
+        session = db.new_session(app)
+        try:
+            assert time_outs.finish_together(session, ids, now, grace) == []
+        finally:
+            session.close()
+    monkeypatch.undo()
+    for attempt_id, deadline in deadlines.items():
+        assert_finished_and_marked(app, attempt_id, deadline)
+        assert finish_records(app, attempt_id) == (1, 1)
+
+
+def test_ending_a_room_writes_each_kind_of_row_once_for_the_room(app, demo, clock):
+    small, large = open_room(app, 2, clock.now, "7"), open_room(app, 9, clock.now, "8")
+    for sitting_id in (small, large):
+        start_room(app, sitting_id, clock.now)
+        answer_some(app, sitting_id, clock.advance(minutes=1))
+    written = []
+    with app.app_context():
+        for sitting_id, size in ((small, 2), (large, 9)):
+            session = db.new_session(app)
+            with sent(app) as statements, db.writing(session):
+                assert attempts.end_sitting(session, session.get(models.Sitting, sitting_id), "test",
+                                            clock.advance(minutes=1)) == size
+            written.append(writes(statements))
+            reasons = set(session.scalars(select(models.Attempt.finish_reason).join(models.Entry)
+                                          .where(models.Entry.sitting_id == sitting_id)))
+            results = session.scalar(select(func.count()).select_from(models.Result).join(models.Attempt)
+                                     .join(models.Entry).where(models.Entry.sitting_id == sitting_id))
+            assert reasons == {ENDED} and results == size
+            session.close()
+    # The FINISH events, the attempts, the marks, the results and the audit records, then the
+    # sitting and its own audit record: as many statements for nine candidates as for two.
+    assert len(written[0]) == len(written[1]) == 7, written
