@@ -90,7 +90,8 @@ def started_rooms(app, clock: TestClock, size: int, rooms: int = 2):
                                       .where(models.Entry.sitting_id == sitting_id)).all()
             deadline = max([attempt.deadline_at for attempt in started] + ([deadline] if deadline else []))
             # Each candidate's own form: forms of one room may differ in length.
-            positions.update({a.entry.candidate.candidate_number: [fi.position for fi in a.form_items] for a in started})
+            positions.update({a.entry.candidate.candidate_number: [fi.position for fi in a.form_items]
+                              for a in started})
     session.close()
     clock.now += dt.timedelta(minutes=1)
     # A text answer that any item type parses or ignores: every save is real either way.

@@ -17,20 +17,29 @@ from conftest import csrf_from
 
 
 @contextlib.contextmanager
+def listening(app, handler):
+    """``handler(statement)`` for every SQL statement the block sends (an executemany once)."""
+    def _sent(_conn, _cursor, statement, *_args):
+        handler(statement)
+    engine = db.engine_for(app)
+    event.listen(engine, "before_cursor_execute", _sent)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", _sent)
+
+
+@contextlib.contextmanager
 def counted(app, in_write_lock_only: bool = False):
     """Counts the SQL statements the block sends (or only those inside write transactions, after
     SQLite's BEGIN IMMEDIATE)."""
     count = {"n": 0}
 
-    def _count(_conn, _cursor, statement, *_args):
+    def _count(statement):
         if not in_write_lock_only or (db._write_intent.get() and not statement.startswith("BEGIN")):
             count["n"] += 1
-    engine = db.engine_for(app)
-    event.listen(engine, "before_cursor_execute", _count)
-    try:
+    with listening(app, _count):
         yield count
-    finally:
-        event.remove(engine, "before_cursor_execute", _count)
 
 
 def open_room(app, size: int, now: dt.datetime, tag: str) -> int:

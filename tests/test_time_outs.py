@@ -7,12 +7,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from engine import attempts, db, marking, models, sweeper, time_outs, timing
 from engine.attempt_states import ENDED, IN_PROGRESS
 
-from test_finish_cost import answer_some, assert_finished_and_marked, counted, open_room, start_room
+from test_finish_cost import answer_some, assert_finished_and_marked, counted, listening, open_room, start_room
 
 HX = {"HX-Request": "true"}
 
@@ -40,17 +40,11 @@ def finish_records(app, attempt_id: int) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def sent(app):
-    """Every SQL statement the block sends, as sent (an executemany once)."""
+    """Every SQL statement the block sends (an executemany once), its verb first."""
     statements: list[str] = []
-
-    def _sent(_conn, _cursor, statement, *_args):
-        statements.append(statement.lstrip().split(None, 1)[0].upper() + " " + statement)
-    engine = db.engine_for(app)
-    event.listen(engine, "before_cursor_execute", _sent)
-    try:
+    with listening(app, lambda statement: statements.append(statement.lstrip().split(None, 1)[0].upper() + " "
+                                                              + statement)):
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", _sent)
 
 
 def writes(statements: list[str]) -> list[str]:
