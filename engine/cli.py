@@ -151,6 +151,8 @@ def sweep_command(every):
             finished = sweeper.sweep(current_app)
         except Exception as error:
             if not every:
+                if isinstance(error, sweeper.NotFinished):
+                    raise click.ClickException(str(error)) from error
                 raise
             # Beside the server, the sweeper must outlive a database restart or a write that
             # held the lock too long: the next sweep finds the same attempts.

@@ -2,8 +2,11 @@
 
 Lazy finishing (on the candidate's next request) covers most cases; the sweeper covers a
 closed browser in an unwatched room, and a browser that has not come back within
-``attempts.LEFT_TO_THE_BROWSER_SECONDS``. Each attempt finishes in its own short
-transaction, so one bad attempt cannot hold up the rest.
+``attempts.LEFT_TO_THE_BROWSER_SECONDS``. It finishes them as a room's first finishing poll does
+(engine/time_outs.py): up to ``time_outs.BATCH`` in one write transaction, their marks worked out
+before it. A batch that cannot be finished (an answer its item type cannot mark, say) is
+finished again one attempt at a time, so one bad attempt holds up no other; it is left for the
+next sweep and named in the error raised once the rest are finished.
 """
 from __future__ import annotations
 
@@ -11,9 +14,21 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from engine import attempts, clock, db, models
+from engine import attempts, clock, db, time_outs
+
+
+class NotFinished(Exception):
+    """Some timed-out attempts could not be finished; the others were."""
+
+    def __init__(self, failures: dict[int, Exception], finished: int):
+        self.failures = failures
+        self.finished = finished
+        named = ", ".join(f"attempt {attempt_id} ({error.__class__.__name__}: {error})"
+                          for attempt_id, error in failures.items())
+        super().__init__(f"finished {finished} timed-out attempt(s); could not finish {named}")
 
 
 def sweep(app: Flask) -> int:
@@ -23,31 +38,40 @@ def sweep(app: Flask) -> int:
     with app.app_context():
         session = db.new_session(app)
         try:
-            # One read for the whole burst: the entries, sittings and specifications (and the unit
-            # marking loads through them) stay in the session while ``entries`` holds them, so each
-            # finish below reads only its attempt, its form and the versions not yet read.
             expired = attempts.unattended_time_outs(session, clock.now(session), grace)
-            entries = {attempt.id: attempt.entry for attempt in expired}
-            return finish_time_outs(session, list(entries), lambda: clock.now(session), grace)
+            return finish_time_outs(session, [attempt.id for attempt in expired], lambda: clock.now(session), grace)
         finally:
             session.close()
 
 
 def finish_time_outs(session: Session, attempt_ids: Iterable[int], now: Callable[[], dt.datetime],
                      grace: int) -> int:
-    """Finish each of these attempts that has timed out, each in its own short write transaction,
-    with its marks worked out before it (outside SQLite's write lock: at a deadline a whole
-    room finishes at once, while the candidates' polls race to do the same). Returns how many
-    this call finished."""
+    """Finish each of these attempts that has timed out, ``time_outs.BATCH`` to a write
+    transaction. Returns how many this call finished; raises :class:`NotFinished` after finishing
+    the rest if any could not be (a lost database connection is raised at once)."""
+    ids = sorted(set(attempt_ids))
     finished = 0
-    for attempt_id in attempt_ids:
-        attempt = session.get(models.Attempt, attempt_id, populate_existing=True)
-        prepared = attempts.prepare_time_out(session, attempt, now(), grace) if attempt is not None else None
-        if prepared is None:
-            continue  # finished meanwhile (by a poll or the register), or given more time
-        with db.writing(session):
-            # Read again under the lock: a save or a finish may have landed since.
-            attempt = attempts.reload_for_write(session, attempt_id)
-            if attempts.finish_if_expired(session, attempt, now(), grace, prepared):
-                finished += 1
+    failures: dict[int, Exception] = {}
+    for start in range(0, len(ids), time_outs.BATCH):
+        batch = ids[start:start + time_outs.BATCH]
+        try:
+            finished += len(time_outs.finish_together(session, batch, now(), grace))
+            continue
+        except DBAPIError:
+            raise  # the database is away: the next sweep (or register poll) tries again
+        except Exception as error:
+            session.rollback()
+            if len(batch) == 1:
+                failures[batch[0]] = error
+                continue
+        for attempt_id in batch:  # find the one that fails; finish the others
+            try:
+                finished += len(time_outs.finish_together(session, [attempt_id], now(), grace))
+            except DBAPIError:
+                raise
+            except Exception as error:
+                session.rollback()
+                failures[attempt_id] = error
+    if failures:
+        raise NotFinished(failures, finished)
     return finished

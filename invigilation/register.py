@@ -13,6 +13,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Row as SqlRow
 from sqlalchemy.orm import Session
@@ -184,7 +185,14 @@ def finish_expired(db_session: Session, found: list[RegisterAttempt], now: dt.da
     and no open browser is about to finish itself (``attempts.is_unattended``). True if it
     finished any (the rows read before are then out of date)."""
     expired = [attempt.id for attempt in found if attempts.is_unattended(attempt, now, grace)]
-    return bool(expired) and sweeper.finish_time_outs(db_session, expired, lambda: now, grace) > 0
+    if not expired:
+        return False
+    try:
+        return sweeper.finish_time_outs(db_session, expired, lambda: now, grace) > 0
+    except sweeper.NotFinished as incomplete:
+        # The register must still show the room; the attempt left is tried again at the next poll.
+        current_app.logger.error("register of a room: %s", incomplete)
+        return incomplete.finished > 0
 
 
 def build(db_session: Session, sitting: models.Sitting, now: dt.datetime, grace: int) -> Register:

@@ -204,3 +204,64 @@ def test_ending_a_room_writes_each_kind_of_row_once_for_the_room(app, demo, cloc
     # The FINISH events, the attempts, the marks, the results and the audit records, then the
     # sitting and its own audit record: as many statements for nine candidates as for two.
     assert len(written[0]) == len(written[1]) == 7, written
+
+
+def cannot_mark(attempt_id: int, monkeypatch) -> None:
+    """Marking this attempt raises, as an answer its item type cannot mark would."""
+    prepare = marking.prepare
+
+    def failing(session, attempt, *args):
+        if attempt.id == attempt_id:
+            raise ValueError("an answer its item type cannot mark")
+        return prepare(session, attempt, *args)
+    monkeypatch.setattr(marking, "prepare", failing)
+
+
+def test_the_sweeper_finishes_unattended_time_outs_a_batch_to_a_write(app, demo, clock, monkeypatch):
+    monkeypatch.setattr(time_outs, "BATCH", 4)
+    sitting_id = open_room(app, 6, clock.now, "5")
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    clock.advance(hours=2)  # every browser long gone: the sweeper's to finish
+    with sent(app) as statements:
+        assert sweeper.sweep(app) == 6
+    if db.engine_for(app).dialect.name == "sqlite":
+        assert statements.count("BEGIN BEGIN IMMEDIATE") == 2, statements  # 4, then 2
+    # Each batch: the FINISH events, the attempts, the marks, the results, the audit records.
+    assert len(writes(statements)) == 2 * 5, writes(statements)
+    for attempt_id, deadline in deadlines.items():
+        assert_finished_and_marked(app, attempt_id, deadline)
+        assert finish_records(app, attempt_id) == (1, 1)
+    assert sweeper.sweep(app) == 0
+
+
+def test_one_attempt_the_sweeper_cannot_finish_holds_up_no_other(app, demo, clock, runner, monkeypatch):
+    monkeypatch.setattr(time_outs, "BATCH", 3)
+    sitting_id = open_room(app, 5, clock.now, "6")
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    clock.advance(hours=2)
+    broken = sorted(deadlines)[1]  # in the first batch, with others before and after it
+    cannot_mark(broken, monkeypatch)
+    result = runner.invoke(args=["sweep"])
+    assert result.exit_code == 1, result.output
+    assert f"finished 4 timed-out attempt(s); could not finish attempt {broken} (ValueError: an answer" \
+        in result.output
+    assert states(app, deadlines) == {i: IN_PROGRESS if i == broken else "finished" for i in deadlines}
+    monkeypatch.undo()
+    assert sweeper.sweep(app) == 1  # put right, the next sweep finishes it
+    for attempt_id, deadline in deadlines.items():
+        assert_finished_and_marked(app, attempt_id, deadline)
+        assert finish_records(app, attempt_id) == (1, 1)
+
+
+def test_the_register_shows_the_room_when_one_time_out_cannot_be_finished(app, demo, clock, invigilator,
+                                                                          monkeypatch):
+    sitting_id = open_room(app, 3, clock.now, "7")
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    clock.advance(hours=2)
+    broken = sorted(deadlines)[0]
+    cannot_mark(broken, monkeypatch)
+    page = invigilator.client.get(f"/invigilate/sittings/{sitting_id}/register", headers=HX)
+    assert page.status_code == 200, page.status_code
+    assert states(app, deadlines) == {i: IN_PROGRESS if i == broken else "finished" for i in deadlines}
