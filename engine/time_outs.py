@@ -16,8 +16,10 @@ up finishes every attempt of the room whose time and grace are over, together:
 
 The other screens of the room then find their attempt finished and only show the done page.
 Within one server process the room's screens wait for the first instead of doing the same work
-beside it; a screen in another process may do it too, and under the lock finds the attempts
-finished and leaves them. If the room's batch fails (an answer another candidate gave that the
+beside it. On SQLite a screen in another process may do it too, and under the lock finds the
+attempts finished and leaves them; on PostgreSQL (many processes, many app servers) each first
+screen claims the rows no other holds and marks only those, inside its write transaction
+(``_claim_room``). If the room's batch fails (an answer another candidate gave that the
 item type cannot mark, say), the screen's own attempt is finished alone, as before, so nobody's
 finish waits on someone else's.
 """
@@ -59,6 +61,9 @@ def finish_room(db_session: Session, attempt: models.Attempt, now: dt.datetime, 
         # A fresh look (SQLite reads from the snapshot its read transaction began with): another
         # request may have finished the room while this one waited its turn.
         db.end_read(db_session)
+        if not db.is_sqlite(db_session):
+            _claim_room(db_session, attempt.id, sitting_id, now, grace_seconds)
+            return
         cutoff = now - dt.timedelta(seconds=grace_seconds)
         room = list(db_session.scalars(_ROOM_TIME_OUTS, {"sitting_id": sitting_id, "cutoff": cutoff, "batch": BATCH}))
         ids = sorted(set(room) | {attempt.id})  # its own too: the write below reads it again
@@ -74,6 +79,50 @@ def finish_room(db_session: Session, attempt: models.Attempt, now: dt.datetime, 
             finish_together(db_session, [attempt.id], now, grace_seconds)
 
 
+def _claim_room(db_session: Session, own_id: int, sitting_id: int, now: dt.datetime, grace_seconds: int) -> None:
+    """PostgreSQL: claim the room's time-outs that no other finisher holds, then mark and finish them.
+
+    Every server process (and every app server) has a first poll of the room; each worked out the
+    marks of the whole room before its write, and all but one threw them away when the write found
+    the attempts finished. Here each claims the rows first (``FOR UPDATE SKIP LOCKED``) and marks
+    only those, with their rows locked: PostgreSQL has no database-wide write lock for that to
+    hold up, only the claimed attempts' saves, whose time and grace are over. A poll whose own
+    attempt another finisher holds then waits for that finisher, holding nothing itself, and
+    finds its attempt finished; neither step waits while holding a lock another waits for, so two
+    finishers cannot deadlock."""
+    cutoff = now - dt.timedelta(seconds=grace_seconds)
+    claimed: list[int] = []
+    try:
+        with db.writing(db_session):
+            claimed = list(db_session.scalars(_CLAIM_ROOM_TIME_OUTS,
+                                               {"sitting_id": sitting_id, "cutoff": cutoff, "batch": BATCH}))
+            if claimed:
+                _finish_locked(db_session, claimed, now, grace_seconds)
+    except DBAPIError:
+        raise  # the database is away: the page says so, and the poll tries again
+    except Exception:
+        if claimed == [own_id]:
+            raise
+        claimed = []  # someone else's attempt could not be finished: this candidate's must not wait on it
+    if own_id not in claimed:
+        with db.writing(db_session):
+            _finish_locked(db_session, [own_id], now, grace_seconds)  # waits for the finisher holding it
+
+
+#: The same, each row locked for this finisher, rows another finisher holds left to it.
+_CLAIM_ROOM_TIME_OUTS = _ROOM_TIME_OUTS.with_for_update(of=_A, skip_locked=True)
+
+
+def _finish_locked(db_session: Session, attempt_ids: list[int], now: dt.datetime, grace_seconds: int) -> None:
+    """In the caller's write transaction: lock these attempts (PostgreSQL; in id order), then mark
+    and finish those still timed out."""
+    current = attempts.reload_many_for_write(db_session, attempt_ids)
+    expired = [attempt for attempt in current if attempts.is_expired(attempt, now, grace_seconds)]
+    prepared = _marks(db_session, expired)
+    attempts.finish_many(db_session, [(attempt, prepared[attempt.id]) for attempt in expired], TIMED_OUT, now,
+                         actor="time-out")
+
+
 def finish_together(db_session: Session, attempt_ids: Iterable[int], now: dt.datetime, grace_seconds: int) -> list[int]:
     """Finish those of these attempts that have timed out, in one write transaction, their marks
     worked out before it. Returns the ids this call finished (none already finished or given
@@ -85,7 +134,18 @@ def finish_together(db_session: Session, attempt_ids: Iterable[int], now: dt.dat
                if attempts.is_expired(attempt, now, grace_seconds)]
     if not expired:
         return []
-    # Their forms in one statement and each unit's outcomes once, then each attempt's marks.
+    prepared = _marks(db_session, expired)
+    with db.writing(db_session):
+        # Read again under the lock: a save, a finish or extra time may have landed since.
+        current = attempts.reload_many_for_write(db_session, ids)
+        finishing = [(attempt, prepared.get(attempt.id)) for attempt in current
+                     if attempts.is_expired(attempt, now, grace_seconds)]
+        finished = attempts.finish_many(db_session, finishing, TIMED_OUT, now, actor="time-out")
+    return [attempt.id for attempt in finished]
+
+
+def _marks(db_session: Session, expired: list[models.Attempt]) -> dict[int, marking.Prepared]:
+    """Each attempt's marks: their forms in one statement and each unit's outcomes once."""
     cells = marking.marking_cells_many(db_session, [attempt.id for attempt in expired])
     outcomes: dict[int, list] = {}
     prepared: dict[int, marking.Prepared] = {}
@@ -94,13 +154,7 @@ def finish_together(db_session: Session, attempt_ids: Iterable[int], now: dt.dat
         if unit_id not in outcomes:
             outcomes[unit_id] = marking.outcomes_of(db_session, unit_id)
         prepared[attempt.id] = marking.prepare(db_session, attempt, outcomes[unit_id], cells[attempt.id])
-    with db.writing(db_session):
-        # Read again under the lock: a save, a finish or extra time may have landed since.
-        current = attempts.reload_many_for_write(db_session, ids)
-        finishing = [(attempt, prepared.get(attempt.id)) for attempt in current
-                     if attempts.is_expired(attempt, now, grace_seconds)]
-        finished = attempts.finish_many(db_session, finishing, TIMED_OUT, now, actor="time-out")
-    return [attempt.id for attempt in finished]
+    return prepared
 
 
 class _room_turn:

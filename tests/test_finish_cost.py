@@ -268,9 +268,11 @@ def test_a_time_out_on_the_candidates_poll_marks_before_the_write_lock(app, cand
     with counted(app, in_write_lock_only=True) as finishing:
         response = browser.client.get("/test/time", headers=poll)
     assert response.headers["HX-Redirect"] == "/test/done"
-    # The attempt read afresh, its update, the FINISH time event, the form, the marks (one
-    # statement for every item), the result read and written, the audit record.
-    assert finishing["n"] <= 8, finishing["n"]
+    if db.engine_for(app).dialect.name == "sqlite":
+        # The attempt read afresh, its update, the FINISH time event, the form, the marks (one
+        # statement for every item), the result read and written, the audit record. (PostgreSQL
+        # has no database-wide write lock: it marks the rows it claimed inside, engine/time_outs.py.)
+        assert finishing["n"] <= 8, finishing["n"]
     assert_finished_and_marked(app, attempt_id, deadline)
 
 
