@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import bindparam, event, func, insert, or_, select, update
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import clock, models, timing
@@ -569,17 +569,15 @@ def expired_attempt_ids(db: Session, now: dt.datetime, grace_seconds: int) -> li
     return list(db.scalars(select(models.Attempt.id).where(*_expired(now, grace_seconds))))
 
 
-def unattended_time_outs(db: Session, now: dt.datetime, grace_seconds: int) -> list[models.Attempt]:
-    """The expired attempts no browser is about to finish (:func:`is_unattended`), with their
-    entries, sittings and specifications (what finishing reads besides the attempt and its form)
-    in one query, for a sweep to finish one by one."""
+def unattended_time_outs(db: Session, now: dt.datetime, grace_seconds: int) -> list[int]:
+    """The ids of the expired attempts no browser is about to finish (:func:`is_unattended`),
+    in id order, for a sweep to finish a batch at a time (engine/sweeper.py)."""
     left_to_browser = now - dt.timedelta(seconds=LEFT_TO_THE_BROWSER_SECONDS)
-    return list(db.scalars(select(models.Attempt).where(
+    return list(db.scalars(select(models.Attempt.id).where(
         *_expired(now, grace_seconds),
         or_(models.Attempt.last_contact_at.is_(None), models.Attempt.last_contact_at < left_to_browser,
             models.Attempt.deadline_at < left_to_browser - dt.timedelta(seconds=grace_seconds)),
-    ).options(
-        joinedload(models.Attempt.entry).joinedload(models.Entry.sitting).joinedload(models.Sitting.specification))))
+    ).order_by(models.Attempt.id)))
 
 
 #: A browser in contact this recently finishes its own timed-out attempt on its next timer poll

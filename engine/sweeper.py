@@ -39,7 +39,7 @@ def sweep(app: Flask) -> int:
         session = db.new_session(app)
         try:
             expired = attempts.unattended_time_outs(session, clock.now(session), grace)
-            return finish_time_outs(session, [attempt.id for attempt in expired], lambda: clock.now(session), grace)
+            return finish_time_outs(session, expired, lambda: clock.now(session), grace)
         finally:
             session.close()
 

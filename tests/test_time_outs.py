@@ -66,6 +66,17 @@ def finish_room_of(app, attempt_id: int, now: dt.datetime) -> None:
             session.close()
 
 
+def cannot_mark(attempt_id: int, monkeypatch) -> None:
+    """Marking this attempt raises, as an answer its item type cannot mark would."""
+    prepare = marking.prepare
+
+    def failing(session, attempt, *args):
+        if attempt.id == attempt_id:
+            raise ValueError("an answer its item type cannot mark")
+        return prepare(session, attempt, *args)
+    monkeypatch.setattr(marking, "prepare", failing)
+
+
 def test_the_first_poll_after_the_deadline_finishes_the_room_in_one_write(app, demo, candidate_factory, invigilator,
                                                                            clock):
     browsers = {number: candidate_factory(number) for number in ("0001", "0002", "0003", "0004", "0005", "0006")}
@@ -135,13 +146,7 @@ def test_someone_elses_attempt_that_cannot_be_marked_does_not_hold_up_the_poller
     answer_some(app, sitting_id, clock.advance(minutes=5))
     now = clock.advance(hours=2)
     own, broken, fine = sorted(deadlines)
-    prepare = marking.prepare
-
-    def failing(session, attempt, *args):
-        if attempt.id == broken:
-            raise ValueError("an answer its item type cannot mark")
-        return prepare(session, attempt, *args)
-    monkeypatch.setattr(marking, "prepare", failing)
+    cannot_mark(broken, monkeypatch)
     finish_room_of(app, own, now)
     assert states(app, deadlines) == {own: "finished", broken: IN_PROGRESS, fine: IN_PROGRESS}
     assert_finished_and_marked(app, own, deadlines[own])
@@ -209,17 +214,6 @@ def test_ending_a_room_writes_each_kind_of_row_once_for_the_room(app, demo, cloc
     # The FINISH events, the attempts, the marks, the results and the audit records, then the
     # sitting and its own audit record: as many statements for nine candidates as for two.
     assert len(written[0]) == len(written[1]) == 7, written
-
-
-def cannot_mark(attempt_id: int, monkeypatch) -> None:
-    """Marking this attempt raises, as an answer its item type cannot mark would."""
-    prepare = marking.prepare
-
-    def failing(session, attempt, *args):
-        if attempt.id == attempt_id:
-            raise ValueError("an answer its item type cannot mark")
-        return prepare(session, attempt, *args)
-    monkeypatch.setattr(marking, "prepare", failing)
 
 
 def test_the_sweeper_finishes_unattended_time_outs_a_batch_to_a_write(app, demo, clock, monkeypatch):
