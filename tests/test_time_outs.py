@@ -77,6 +77,15 @@ def cannot_mark(attempt_id: int, monkeypatch) -> None:
     monkeypatch.setattr(marking, "prepare", failing)
 
 
+def timed_out_room(app, clock, size: int, tag: str) -> tuple[dict[int, dt.datetime], dt.datetime]:
+    """A started room of ``size`` with some answers, then two hours on: each attempt's deadline,
+    and the time now, when every one has timed out."""
+    sitting_id = open_room(app, size, clock.now, tag)
+    deadlines = dict(start_room(app, sitting_id, clock.now))
+    answer_some(app, sitting_id, clock.advance(minutes=5))
+    return deadlines, clock.advance(hours=2)
+
+
 def test_the_first_poll_after_the_deadline_finishes_the_room_in_one_write(app, demo, candidate_factory, invigilator,
                                                                            clock):
     browsers = {number: candidate_factory(number) for number in ("0001", "0002", "0003", "0004", "0005", "0006")}
@@ -122,10 +131,7 @@ def test_the_first_poll_after_the_deadline_finishes_the_room_in_one_write(app, d
 
 def test_a_hall_larger_than_a_batch_finishes_in_batches_the_pollers_own_first(app, demo, clock, monkeypatch):
     monkeypatch.setattr(time_outs, "BATCH", 3)
-    sitting_id = open_room(app, 8, clock.now, "4")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    now = clock.advance(hours=2)
+    deadlines, now = timed_out_room(app, clock, 8, "4")
     ids = sorted(deadlines)
     finish_room_of(app, ids[-1], now)
     finished = {i for i, state in states(app, ids).items() if state != IN_PROGRESS}
@@ -141,10 +147,7 @@ def test_a_hall_larger_than_a_batch_finishes_in_batches_the_pollers_own_first(ap
 
 def test_someone_elses_attempt_that_cannot_be_marked_does_not_hold_up_the_pollers_finish(app, demo, clock,
                                                                                           monkeypatch):
-    sitting_id = open_room(app, 3, clock.now, "3")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    now = clock.advance(hours=2)
+    deadlines, now = timed_out_room(app, clock, 3, "3")
     own, broken, fine = sorted(deadlines)
     cannot_mark(broken, monkeypatch)
     finish_room_of(app, own, now)
@@ -160,10 +163,7 @@ def test_someone_elses_attempt_that_cannot_be_marked_does_not_hold_up_the_poller
 def test_a_rival_that_finished_the_room_first_is_not_finished_again(app, demo, clock, monkeypatch):
     """Two server processes' polls of one room both work out the room's marks; the one whose
     write comes second finds every attempt finished and writes nothing."""
-    sitting_id = open_room(app, 3, clock.now, "2")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    now = clock.advance(hours=2)
+    deadlines, now = timed_out_room(app, clock, 3, "2")
     ids = sorted(deadlines)
     prepare, prepared = marking.prepare, []
     grace = app.config["SAVE_GRACE_SECONDS"]
@@ -218,10 +218,7 @@ def test_ending_a_room_writes_each_kind_of_row_once_for_the_room(app, demo, cloc
 
 def test_the_sweeper_finishes_unattended_time_outs_a_batch_to_a_write(app, demo, clock, monkeypatch):
     monkeypatch.setattr(time_outs, "BATCH", 4)
-    sitting_id = open_room(app, 6, clock.now, "5")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    clock.advance(hours=2)  # every browser long gone: the sweeper's to finish
+    deadlines, _ = timed_out_room(app, clock, 6, "5")  # every browser long gone: the sweeper's to finish
     with sent(app) as statements:
         assert sweeper.sweep(app) == 6
     if db.engine_for(app).dialect.name == "sqlite":
@@ -236,10 +233,7 @@ def test_the_sweeper_finishes_unattended_time_outs_a_batch_to_a_write(app, demo,
 
 def test_one_attempt_the_sweeper_cannot_finish_holds_up_no_other(app, demo, clock, runner, monkeypatch):
     monkeypatch.setattr(time_outs, "BATCH", 3)
-    sitting_id = open_room(app, 5, clock.now, "6")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    clock.advance(hours=2)
+    deadlines, _ = timed_out_room(app, clock, 5, "6")
     broken = sorted(deadlines)[1]  # in the first batch, with others before and after it
     cannot_mark(broken, monkeypatch)
     result = runner.invoke(args=["sweep"])
@@ -283,10 +277,7 @@ def test_on_postgresql_a_room_finisher_leaves_the_attempts_another_finisher_hold
     """Another server process's first poll of the room holds some of its time-outs: this one
     marks and finishes the rest, not those."""
     postgresql_only(app)
-    sitting_id = open_room(app, 5, clock.now, "8")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    now = clock.advance(hours=2)
+    deadlines, now = timed_out_room(app, clock, 5, "8")
     ids = sorted(deadlines)
     held, own = ids[:2], ids[3]
     prepare, marked = marking.prepare, []
@@ -313,10 +304,7 @@ def test_on_postgresql_a_room_finisher_leaves_the_attempts_another_finisher_hold
 
 def test_on_postgresql_a_poll_whose_attempt_another_finisher_holds_waits_and_finds_it_finished(app, demo, clock):
     postgresql_only(app)
-    sitting_id = open_room(app, 4, clock.now, "9")
-    deadlines = dict(start_room(app, sitting_id, clock.now))
-    answer_some(app, sitting_id, clock.advance(minutes=5))
-    now = clock.advance(hours=2)
+    deadlines, now = timed_out_room(app, clock, 4, "9")
     ids = sorted(deadlines)
     own, others = ids[1], [i for i in ids if i != ids[1]]
     grace = app.config["SAVE_GRACE_SECONDS"]
